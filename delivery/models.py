@@ -1,0 +1,425 @@
+"""Channels, templates, messages and their send log, and the data the send checks use."""
+
+import re
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from smsconsole.models import Account, SmsUser
+
+
+class MessageStatus(models.TextChoices):
+    REQUESTING = "requesting", _("Requesting")
+    AWAITING_RECEIPT = "awaiting_receipt", _("Awaiting receipt")
+    DELIVERED = "delivered", _("Delivered")
+    PROCESSING_FAILED = "processing_failed", _("Processing failed")
+    SEND_FAILED = "send_failed", _("Send failed")
+
+
+FINAL_STATUSES = (MessageStatus.DELIVERED, MessageStatus.PROCESSING_FAILED, MessageStatus.SEND_FAILED)
+
+
+class Reason(models.TextChoices):
+    """Why a message failed: the platform's checks first, then the channels' return codes."""
+
+    # processing_failed, in the order the checks run
+    GLOBAL_INTERCEPT = "global_intercept", _("Global intercept list")
+    LOCAL_INTERCEPT = "local_intercept", _("Local intercept list")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    KEYWORD_FILTERED = "keyword_filtered", _("Keyword filtering")
+    VARIABLE_ERROR = "variable_error", _("Variable substitution error")
+    CONTENT_NONCOMPLIANT = "content_noncompliant", _("Content non-compliant")
+    FREQUENCY_EXCEEDED = "frequency_exceeded", _("Frequency exceeded")
+    OTHER = "other", _("Other")
+    # send_failed (one per return code; 590 is OTHER above)
+    INVALID_NUMBER = "invalid_number", _("Invalid number")
+    SUSPENDED = "suspended", _("Suspended")
+    BLACKLISTED = "blacklisted", _("Blacklisted")
+    BUSY = "busy", _("Busy")
+    NO_ANSWER = "no_answer", _("No answer")
+    CONTENT_INTERCEPTED = "content_intercepted", _("Intercepted (template content)")
+    DEVICE_FAULT = "device_fault", _("Device fault")
+    OUT_OF_SERVICE_AREA = "out_of_service_area", _("Out of service area")
+    POWERED_OFF = "powered_off", _("Powered off")
+
+
+PROCESSING_FAILED_REASONS = (
+    Reason.GLOBAL_INTERCEPT,
+    Reason.LOCAL_INTERCEPT,
+    Reason.UNSUBSCRIBED,
+    Reason.KEYWORD_FILTERED,
+    Reason.VARIABLE_ERROR,
+    Reason.CONTENT_NONCOMPLIANT,
+    Reason.FREQUENCY_EXCEEDED,
+    Reason.OTHER,
+)
+SEND_FAILED_REASONS = (
+    Reason.INVALID_NUMBER,
+    Reason.SUSPENDED,
+    Reason.BLACKLISTED,
+    Reason.BUSY,
+    Reason.NO_ANSWER,
+    Reason.CONTENT_INTERCEPTED,
+    Reason.DEVICE_FAULT,
+    Reason.OUT_OF_SERVICE_AREA,
+    Reason.POWERED_OFF,
+    Reason.OTHER,
+)
+STATUS_REASONS = {
+    MessageStatus.PROCESSING_FAILED: PROCESSING_FAILED_REASONS,
+    MessageStatus.SEND_FAILED: SEND_FAILED_REASONS,
+}
+
+
+class ReturnCode(models.IntegerChoices):
+    INVALID_NUMBER = 500, _("Invalid number")
+    SUSPENDED = 510, _("Suspended")
+    BLACKLISTED = 520, _("Blacklisted")
+    BUSY = 530, _("Busy")
+    NO_ANSWER = 540, _("No answer")
+    CONTENT_INTERCEPTED = 550, _("Intercepted (template content)")
+    DEVICE_FAULT = 560, _("Device fault")
+    OUT_OF_SERVICE_AREA = 570, _("Out of service area")
+    POWERED_OFF = 580, _("Powered off")
+    OTHER = 590, _("Other")
+
+
+RETURN_CODE_MIN, RETURN_CODE_MAX = 500, 599
+
+
+class TemplateType(models.TextChoices):
+    VERIFICATION = "verification", _("Verification")
+    NOTIFICATION = "notification", _("Notification")
+    MARKETING = "marketing", _("Marketing")
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+def generate_webhook_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class Channel(models.Model):
+    class Kind(models.TextChoices):
+        SIMULATOR = "simulator", _("Simulator")
+        HTTP = "http", _("HTTP carrier API")
+
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind)
+    send_url = models.URLField(_("send URL"), blank=True)
+    webhook_secret = models.CharField(_("webhook secret"), max_length=128, default=generate_webhook_secret)
+    is_active = models.BooleanField(_("active"), default=True)
+    simulated_failure_rate = models.FloatField(
+        _("simulated failure rate"),
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_("Simulator only: share of ordinary numbers that fail, chosen by a seeded hash."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="simulator") | ~Q(send_url=""), name="http_channel_has_send_url"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self):
+        if self.kind == self.Kind.HTTP and not self.send_url:
+            raise ValidationError({"send_url": _("An HTTP channel needs a send URL.")})
+
+
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class Template(models.Model):
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="templates"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    type = models.CharField(_("template type"), max_length=16, choices=TemplateType)
+    body = models.TextField(_("body"), help_text=_("Use {{name}} for a variable."))
+    approval_status = models.CharField(
+        _("approval status"), max_length=16, choices=ApprovalStatus, default=ApprovalStatus.PENDING
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("template")
+        verbose_name_plural = _("templates")
+        ordering = ["account", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="template_name_unique_per_account"),
+            models.CheckConstraint(condition=Q(type__in=TemplateType.values), name="template_type_valid"),
+            models.CheckConstraint(
+                condition=Q(approval_status__in=ApprovalStatus.values),
+                name="template_approval_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approval_status == ApprovalStatus.APPROVED
+
+    @property
+    def variable_names(self) -> list[str]:
+        return list(dict.fromkeys(PLACEHOLDER_RE.findall(self.body)))
+
+
+def _status_reason_constraint() -> Q:
+    no_reason = Q(reason="", return_code__isnull=True)
+    return (
+        Q(
+            status__in=[
+                MessageStatus.REQUESTING,
+                MessageStatus.AWAITING_RECEIPT,
+                MessageStatus.DELIVERED,
+            ]
+        )
+        & no_reason
+        | Q(
+            status=MessageStatus.PROCESSING_FAILED,
+            reason__in=PROCESSING_FAILED_REASONS,
+            return_code__isnull=True,
+        )
+        | Q(
+            status=MessageStatus.SEND_FAILED,
+            reason__in=SEND_FAILED_REASONS,
+            # Spelled out: a NULL comparison would let the range check pass.
+            return_code__isnull=False,
+            return_code__gte=RETURN_CODE_MIN,
+            return_code__lte=RETURN_CODE_MAX,
+        )
+    )
+
+
+class MessageQuerySet(models.QuerySet):
+    def for_account(self, account):
+        return self.filter(account=account)
+
+    def newest_first(self):
+        return self.order_by("-requested_at", "-id")
+
+
+class Message(models.Model):
+    # Foreign keys whose lookups are served by the composite indexes below skip Django's default
+    # single-column index: every index costs on the insert and receipt hot paths.
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE, db_index=False)
+    sms_user = models.ForeignKey(
+        SmsUser, verbose_name=_("SMS_USER"), on_delete=models.PROTECT, db_index=False
+    )
+    template = models.ForeignKey(
+        Template, verbose_name=_("template"), on_delete=models.PROTECT, db_index=False
+    )
+    template_type = models.CharField(_("template type"), max_length=16, choices=TemplateType)
+    tag = models.CharField(_("tag"), max_length=64, blank=True)
+    phone = models.CharField(_("recipient"), max_length=16)
+    variables = models.JSONField(_("variables"), default=dict, blank=True)
+    content = models.TextField(_("content"), blank=True)
+    segments = models.PositiveSmallIntegerField(_("message count"), default=0)
+    status = models.CharField(
+        _("status"), max_length=20, choices=MessageStatus, default=MessageStatus.REQUESTING
+    )
+    reason = models.CharField(_("reason"), max_length=24, choices=Reason, blank=True)
+    return_code = models.PositiveSmallIntegerField(_("return code"), null=True, blank=True)
+    failure_detail = models.TextField(_("failure detail"), blank=True)
+    channel = models.ForeignKey(
+        Channel,
+        verbose_name=_("channel"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+    )
+    channel_message_id = models.CharField(_("channel message id"), max_length=64, null=True, blank=True)
+    # The intercept record that blocked this message. A soft reference: expiry and deletion remove
+    # intercept rows without touching messages, so it may point at a record that is gone.
+    blocking_intercept = models.ForeignKey(
+        "intercepts.Intercept",
+        verbose_name=_("blocking intercept"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="blocked_messages",
+    )
+    requested_at = models.DateTimeField(_("request time"))
+    channel_delivered_at = models.DateTimeField(_("channel delivery time"), null=True, blank=True)
+    receipt_at = models.DateTimeField(_("receipt time"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("update time"))
+    dispatch_attempts = models.PositiveSmallIntegerField(_("dispatch attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next dispatch attempt"), null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [
+            # Every console list: one account, newest first, keyset on (requested_at, id).
+            models.Index(fields=["account", "-requested_at", "-id"], name="msg_account_time"),
+            # Phone filter, a number's thread, frequency counts and attaching replies (any account).
+            models.Index(fields=["phone", "-requested_at", "-id"], name="msg_phone_time"),
+            models.Index(
+                fields=["account", "status", "reason", "-requested_at", "-id"], name="msg_status_time"
+            ),
+            models.Index(fields=["account", "template_type", "-requested_at", "-id"], name="msg_type_time"),
+            models.Index(fields=["account", "tag", "-requested_at", "-id"], name="msg_tag_time"),
+            # An SMS_USER belongs to one account, so it scopes the list by itself.
+            models.Index(fields=["sms_user", "-requested_at", "-id"], name="msg_smsuser_time"),
+            # The dispatch queue: small, because only requesting messages are in it.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="requesting"),
+                name="msg_dispatch_queue",
+            ),
+            models.Index(
+                fields=["blocking_intercept"],
+                condition=Q(blocking_intercept__isnull=False),
+                name="msg_blocking_intercept",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "channel_message_id"], name="channel_message_id_unique"
+            ),
+            models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="message_status_valid"),
+            models.CheckConstraint(
+                condition=_status_reason_constraint(), name="message_reason_matches_status"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} → {self.phone} ({self.status})"
+
+    def clean(self):
+        allowed = STATUS_REASONS.get(self.status, ())
+        errors = {}
+        if self.reason and self.reason not in allowed:
+            errors["reason"] = _("A %(status)s message cannot have the reason %(reason)s.") % {
+                "status": self.get_status_display(),
+                "reason": self.get_reason_display(),
+            }
+        if allowed and not self.reason:
+            errors["reason"] = _("A %(status)s message needs a reason.") % {
+                "status": self.get_status_display()
+            }
+        if self.status == MessageStatus.SEND_FAILED:
+            if self.return_code is None:
+                errors["return_code"] = _("A send failure needs its return code.")
+            elif not RETURN_CODE_MIN <= self.return_code <= RETURN_CODE_MAX:
+                errors["return_code"] = _("Return codes run from 500 to 599.")
+        elif self.return_code is not None:
+            errors["return_code"] = _("Only a send failure has a return code.")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class MessageEvent(models.Model):
+    """One line of a message's send log."""
+
+    class Kind(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        CHECK_FAILED = "check_failed", _("Check failed")
+        CHECKS_PASSED = "checks_passed", _("Checks passed")
+        HANDED_TO_CHANNEL = "handed_to_channel", _("Handed to channel")
+        CHANNEL_REJECTED = "channel_rejected", _("Rejected by channel")
+        CHANNEL_ERROR = "channel_error", _("Channel error")
+        RECEIPT = "receipt", _("Receipt")
+        RECEIPT_IGNORED = "receipt_ignored", _("Receipt ignored")
+        INTERCEPTED = "intercepted", _("Number intercepted")
+        REPLY = "reply", _("Reply")
+
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    at = models.DateTimeField(_("time"))
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("send log entry")
+        verbose_name_plural = _("send log")
+        indexes = [models.Index(fields=["message", "id"], name="event_message_order")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} @ {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class KeywordFilter(models.Model):
+    """A platform keyword: messages whose content contains it are not sent."""
+
+    word = models.CharField(_("keyword"), max_length=200, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("filter keyword")
+        verbose_name_plural = _("filter keywords")
+        ordering = ["word"]
+        constraints = [models.CheckConstraint(condition=~Q(word=""), name="keyword_not_empty")]
+
+    def __str__(self) -> str:
+        return self.word
+
+
+class FrequencyRule(models.Model):
+    """At most `max_messages` to one number within `window_seconds`. Account rules replace the defaults."""
+
+    account = models.ForeignKey(
+        Account,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="frequency_rules",
+        help_text=_("Empty: a platform default, used by accounts that have no rules of their own."),
+    )
+    window_seconds = models.PositiveIntegerField(_("window (seconds)"), validators=[MinValueValidator(1)])
+    max_messages = models.PositiveIntegerField(_("max messages"), validators=[MinValueValidator(1)])
+
+    class Meta:
+        verbose_name = _("frequency rule")
+        verbose_name_plural = _("frequency rules")
+        ordering = ["account", "window_seconds"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "window_seconds"], name="frequency_rule_unique_per_account"
+            ),
+            models.UniqueConstraint(
+                fields=["window_seconds"],
+                condition=Q(account__isnull=True),
+                name="frequency_rule_unique_default",
+            ),
+            models.CheckConstraint(
+                condition=Q(window_seconds__gte=1, max_messages__gte=1), name="frequency_rule_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.account.slug if self.account_id else "default"
+        return f"{owner}: {self.max_messages} per {self.window_seconds}s"

@@ -1,0 +1,52 @@
+"""API authentication: `Authorization: Bearer <SMS_USER API key>`."""
+
+import datetime as dt
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+
+from smsconsole.models import SmsUser, hash_api_key
+
+# Recording every call would turn each read into a write; a minute's precision is enough.
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
+
+
+class SmsUserKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, key = header.partition(" ")
+        if scheme != self.keyword or not key.strip():
+            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <API key>'.")
+        sms_user = (
+            SmsUser.objects.select_related("account", "account__default_channel")
+            .filter(key_hash=hash_api_key(key.strip()))
+            .first()
+        )
+        if sms_user is None:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        now = timezone.now()
+        if sms_user.last_used_at is None or now - sms_user.last_used_at > LAST_USED_PRECISION:
+            SmsUser.objects.filter(pk=sms_user.pk).update(last_used_at=now)
+            sms_user.last_used_at = now
+        return sms_user, sms_user
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class IsActiveSmsUser(permissions.BasePermission):
+    """The key must belong to an active SMS_USER of an active account."""
+
+    def has_permission(self, request, view):
+        sms_user = request.user
+        if not isinstance(sms_user, SmsUser):
+            raise exceptions.NotAuthenticated("An API key is required: 'Authorization: Bearer <API key>'.")
+        if not sms_user.is_active:
+            raise exceptions.PermissionDenied("This SMS_USER is inactive.")
+        if not sms_user.account.is_active:
+            raise exceptions.PermissionDenied("This account is suspended.")
+        return True

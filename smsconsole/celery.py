@@ -1,0 +1,28 @@
+"""The Celery app: configured from Django settings (CELERY_ namespace), tasks autodiscovered."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsconsole.settings")
+
+app = Celery("smsconsole")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Messages whose channel was down wait in `requesting` with a next attempt time; pick them up.
+    "dispatch-due-messages": {"task": "delivery.tasks.dispatch_due", "schedule": 15.0},
+    # Webhook payloads are ingested as they arrive; this catches any whose task was lost.
+    "ingest-pending-inbox": {"task": "delivery.tasks.inbox_ingest", "schedule": 30.0},
+    # Receipts that came before their message was known: try again, give up after the window.
+    "retry-early-receipts": {"task": "delivery.tasks.early_receipts_retry", "schedule": 60.0},
+    # Tidy expired intercepts away; blocking compares with the clock and never waits for this.
+    "expire-intercepts": {"task": "intercepts.tasks.intercepts_expire", "schedule": 300.0},
+    # Drop messages, send logs and replies older than the retention period, nightly (UTC).
+    "purge-past-retention": {
+        "task": "delivery.tasks.retention_purge",
+        "schedule": crontab(hour=18, minute=30),
+    },
+}

@@ -1,0 +1,139 @@
+"""Accounts (tenants), their operators, and their API credentials (SMS_USERs)."""
+
+import hashlib
+import secrets
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(_("%(zone)s is not a known time zone."), params={"zone": value}) from None
+
+
+def validate_region(value: str) -> None:
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(_("%(region)s is not a phone region code."), params={"region": value})
+
+
+class Account(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Tokyo", validators=[validate_time_zone]
+    )
+    default_region = models.CharField(
+        _("default phone region"), max_length=2, default="JP", validators=[validate_region]
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.ACTIVE)
+    default_channel = models.ForeignKey(
+        "delivery.Channel",
+        verbose_name=_("default channel"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["active", "suspended"]), name="account_status_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+class Membership(models.Model):
+    """Makes a Django user an operator of exactly one account."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="membership",
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("operator membership")
+        verbose_name_plural = _("operator memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.account.slug}"
+
+
+API_KEY_PREFIX = "sk_"
+
+
+def hash_api_key(raw_key: str) -> str:
+    # Keys are 256 random bits, so one SHA-256 is enough: no dictionary to defend against, and
+    # the lookup stays a single indexed equality on every API call.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def generate_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class SmsUser(models.Model):
+    """An account's API credential. Every message records the SMS_USER that submitted it."""
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="sms_users"
+    )
+    name = models.CharField(
+        _("name"),
+        max_length=100,
+        validators=[RegexValidator(r"^\S(.*\S)?$", _("Name cannot start or end with spaces."))],
+    )
+    key_hash = models.CharField(_("API key hash"), max_length=64, unique=True, editable=False)
+    key_hint = models.CharField(
+        _("API key starts with"), max_length=12, editable=False, help_text=_("To recognise a key.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("SMS_USER")
+        verbose_name_plural = _("SMS_USERs")
+        ordering = ["account", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="sms_user_name_unique_per_account")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # DRF treats the authenticated principal as request.user.
+    is_authenticated = True

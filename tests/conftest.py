@@ -1,0 +1,55 @@
+import pytest
+from django.test import Client
+
+from tests.factories import AccountFactory, MembershipFactory, SmsUserFactory, StaffUserFactory
+
+
+@pytest.fixture
+def account(db):
+    return AccountFactory(slug="alice-shop", name="Alice Shop")
+
+
+@pytest.fixture
+def other_account(db):
+    return AccountFactory(slug="bob-bank", name="Bob Bank")
+
+
+@pytest.fixture
+def operator(account):
+    return MembershipFactory(account=account, user__username="alice").user
+
+
+@pytest.fixture
+def operator_client(operator):
+    client = Client()
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def other_operator_client(other_account):
+    client = Client()
+    client.force_login(MembershipFactory(account=other_account, user__username="bob").user)
+    return client
+
+
+@pytest.fixture
+def staff_user(db):
+    return StaffUserFactory(username="charlie")
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def sms_user(account):
+    return SmsUserFactory(account=account, name="backend")
+
+
+@pytest.fixture
+def other_sms_user(other_account):
+    return SmsUserFactory(account=other_account, name="bob-backend")
