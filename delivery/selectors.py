@@ -1,0 +1,1 @@
+"""Reads of the delivery app, used by views, tasks and other apps."""

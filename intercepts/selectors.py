@@ -1,0 +1,1 @@
+"""Reads of the intercepts app, used by views, tasks and other apps."""

@@ -1,0 +1,1 @@
+"""Reads of the replies app, used by views, tasks and other apps."""
