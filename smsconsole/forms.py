@@ -1,0 +1,95 @@
+"""Form fields and forms the console's filters share: phone numbers, zoned times, the 30-day period."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from smsconsole import clock
+from smsconsole.phone import InvalidPhoneNumber, phone_to_e164
+
+DEFAULT_PERIOD = dt.timedelta(hours=24)
+DATETIME_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
+# The time inputs show minutes: a start picked as "30 days ago" is up to a minute older when sent.
+PERIOD_GRACE = dt.timedelta(minutes=2)
+
+
+class PhoneField(forms.CharField):
+    """A phone number typed any usual way, cleaned to E.164 by the same normaliser as storage."""
+
+    def __init__(self, *, region: str = "JP", **kwargs):
+        self.region = region
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault(
+            "widget", forms.TextInput(attrs={"placeholder": "090-1234-5678", "inputmode": "tel"})
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return ""
+        try:
+            return phone_to_e164(value, default_region=self.region)
+        except InvalidPhoneNumber:
+            raise forms.ValidationError(
+                _("Enter a valid phone number, for example 090-1234-5678 or +81 90 1234 5678."),
+                code="invalid_phone",
+            ) from None
+
+
+class ZonedDateTimeField(forms.DateTimeField):
+    """A date and time read in the account's zone (not the server's), however the form is used."""
+
+    def __init__(self, *, zone: ZoneInfo | None = None, **kwargs):
+        self.zone = zone
+        kwargs.setdefault(
+            "widget", forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_INPUT_FORMAT)
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if self.zone is None:
+            return super().to_python(value)
+        with timezone.override(self.zone):
+            return super().to_python(value)
+
+
+def period_clean(
+    form: forms.Form, cleaned_data: dict, *, start_name: str, end_name: str, zone: ZoneInfo | None
+) -> None:
+    """Apply the console's period rule to `cleaned_data` in place.
+
+    No start means the last 24 hours (before the end, if one is given): the default is written back
+    into the form so the page shows the period it lists. A start further back than
+    SMS_CONSOLE_MAX_PERIOD_DAYS, or an end before the start, is an error on that field: a query is
+    never silently clipped.
+    """
+    if start_name in form.errors or end_name in form.errors:
+        return
+    now = clock.now()
+    start, end = cleaned_data.get(start_name), cleaned_data.get(end_name)
+    if start is None:
+        start = (end or now) - DEFAULT_PERIOD
+        cleaned_data[start_name] = start
+        shown = timezone.localtime(start, zone) if zone else timezone.localtime(start)
+        form.data = form.data.copy()
+        form.data[form.add_prefix(start_name)] = shown.strftime(DATETIME_INPUT_FORMAT)
+    max_days = settings.SMS_CONSOLE_MAX_PERIOD_DAYS
+    if start < now - dt.timedelta(days=max_days) - PERIOD_GRACE:
+        form.add_error(
+            start_name,
+            forms.ValidationError(
+                _("The period can reach back at most %(days)d days; choose a later start."),
+                code="period_too_long",
+                params={"days": max_days},
+            ),
+        )
+    elif end is not None and end < start:
+        form.add_error(
+            end_name,
+            forms.ValidationError(_("The end of the period is before its start."), code="period_reversed"),
+        )
