@@ -423,3 +423,95 @@ class FrequencyRule(models.Model):
     def __str__(self) -> str:
         owner = self.account.slug if self.account_id else "default"
         return f"{owner}: {self.max_messages} per {self.window_seconds}s"
+
+
+class InboxItem(models.Model):
+    """A webhook body exactly as a channel posted it, stored before any processing.
+
+    The webhook answers 202 once this row is committed; ingestion workers drain unprocessed rows in
+    batches, one transaction per batch, so a worker dying mid-batch leaves them to be done again.
+    """
+
+    class Kind(models.TextChoices):
+        RECEIPTS = "receipts", _("Receipts")
+        REPLIES = "replies", _("Replies")
+
+    channel = models.ForeignKey(Channel, verbose_name=_("channel"), on_delete=models.PROTECT, db_index=False)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind)
+    content_type = models.CharField(_("content type"), max_length=100)
+    body = models.TextField(_("raw body"))
+    item_count = models.PositiveIntegerField(_("items"))
+    received_at = models.DateTimeField(_("received at"))
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("failed attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("webhook inbox item")
+        verbose_name_plural = _("webhook inbox")
+        indexes = [
+            # Only what is still to do is in this index, so draining stays cheap as history grows.
+            models.Index(fields=["id"], condition=Q(processed_at__isnull=True), name="inbox_pending"),
+            models.Index(
+                fields=["processed_at"], condition=Q(processed_at__isnull=False), name="inbox_processed"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.kind} ×{self.item_count} @ {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class EarlyReceipt(models.Model):
+    """A receipt whose message was not known yet (the channel answered faster than we recorded).
+
+    Retried until `SMS_EARLY_RECEIPT_RETRY_HOURS` have passed, then marked orphaned for staff."""
+
+    channel = models.ForeignKey(Channel, verbose_name=_("channel"), on_delete=models.CASCADE, db_index=False)
+    channel_message_id = models.CharField(_("channel message id"), max_length=64)
+    receipt = models.JSONField(_("receipt"))
+    received_at = models.DateTimeField(_("received at"))
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    last_attempt_at = models.DateTimeField(_("last attempt"))
+    orphaned_at = models.DateTimeField(_("orphaned at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("early receipt")
+        verbose_name_plural = _("early receipts")
+        indexes = [
+            models.Index(fields=["channel", "channel_message_id"], name="early_receipt_lookup"),
+            models.Index(
+                fields=["received_at"], condition=Q(orphaned_at__isnull=True), name="early_receipt_waiting"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.channel_message_id}"
+
+    @property
+    def is_orphaned(self) -> bool:
+        return self.orphaned_at is not None
+
+
+class SmppErrorMapping(models.Model):
+    """Maps an SMPP delivery receipt's (stat, err) to our outcome. err "*" matches any error code."""
+
+    stat = models.CharField(_("stat"), max_length=8)
+    err = models.CharField(_("err"), max_length=8, help_text=_('Three digits, or "*" for any.'))
+    return_code = models.PositiveSmallIntegerField(
+        _("return code"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(RETURN_CODE_MIN), MaxValueValidator(RETURN_CODE_MAX)],
+        help_text=_("Empty: delivered."),
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("SMPP error mapping")
+        verbose_name_plural = _("SMPP error mappings")
+        ordering = ["stat", "err"]
+        constraints = [models.UniqueConstraint(fields=["stat", "err"], name="smpp_mapping_unique")]
+
+    def __str__(self) -> str:
+        target = self.return_code or "delivered"
+        return f"{self.stat}/{self.err} → {target}"

@@ -1,1 +1,199 @@
 """Reads of the delivery app, used by views, tasks and other apps."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Max, Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+
+from delivery.models import (
+    STATUS_REASONS,
+    FrequencyRule,
+    KeywordFilter,
+    Message,
+    MessageEvent,
+    MessageStatus,
+    Reason,
+    SmppErrorMapping,
+)
+from intercepts.selectors import intercept_events_for_phone, intercept_rule_get
+from replies.selectors import reply_list_for_phone, unsubscribe_list_for_phone
+from smsconsole.models import Account
+
+
+def keyword_filter_version() -> tuple:
+    """Changes whenever staff add, edit or remove a filter keyword."""
+    return tuple(KeywordFilter.objects.aggregate(n=Count("id"), latest=Max("updated_at")).values())
+
+
+def keyword_filter_words() -> list[str]:
+    return list(KeywordFilter.objects.filter(is_active=True).values_list("word", flat=True))
+
+
+def frequency_rules_for(*, account_ids) -> dict[int, list[tuple[int, int]]]:
+    """(window_seconds, max_messages) per account: its own rules if it has any, else the defaults."""
+    own: dict[int, list[tuple[int, int]]] = {}
+    defaults: list[tuple[int, int]] = []
+    rules = FrequencyRule.objects.filter(account_id__in=account_ids) | FrequencyRule.objects.filter(
+        account__isnull=True
+    )
+    for account_id, window, limit in rules.values_list("account_id", "window_seconds", "max_messages"):
+        (own.setdefault(account_id, []) if account_id else defaults).append((window, limit))
+    return {account_id: own.get(account_id, defaults) for account_id in account_ids}
+
+
+# A message handed to the channel within a window may have been requested earlier (it waited for a
+# channel that was down). Messages older than this slack before the window cannot count.
+HANDED_LOOKBACK_SLACK = dt.timedelta(days=2)
+
+
+def handed_times(
+    *, pairs: set[tuple[int, str]], since: dt.datetime
+) -> dict[tuple[int, str], list[dt.datetime]]:
+    """When each (account, phone) was handed to a channel since `since`."""
+    if not pairs:
+        return {}
+    phones = {phone for _, phone in pairs}
+    rows = Message.objects.filter(
+        phone__in=phones,
+        account_id__in={account_id for account_id, _ in pairs},
+        requested_at__gte=since - HANDED_LOOKBACK_SLACK,
+        channel_delivered_at__gte=since,
+    ).values_list("account_id", "phone", "channel_delivered_at")
+    handed: dict[tuple[int, str], list[dt.datetime]] = {}
+    for account_id, phone, at in rows:
+        if (account_id, phone) in pairs:
+            handed.setdefault((account_id, phone), []).append(at)
+    return handed
+
+
+def smpp_mappings() -> dict[tuple[str, str], int | None]:
+    return {(m.stat, m.err): m.return_code for m in SmppErrorMapping.objects.all()}
+
+
+# --- Console reads -------------------------------------------------------------------------------
+
+
+def message_list(*, account: Account) -> QuerySet[Message]:
+    """An account's messages with what the status list shows; filter and order it further."""
+    return Message.objects.filter(account=account).select_related("sms_user", "template")
+
+
+def message_get(*, account: Account, message_id: int) -> Message | None:
+    """One of the account's messages, or None (another account's id is as absent as a missing one)."""
+    return message_list(account=account).select_related("channel").filter(pk=message_id).first()
+
+
+def message_events(*, message: Message) -> list[MessageEvent]:
+    """The message's send log in the order it happened."""
+    return list(MessageEvent.objects.filter(message=message).order_by("id"))
+
+
+def message_status_counts(*, queryset: QuerySet[Message]) -> list[dict]:
+    """How many messages of `queryset` have each (status, reason): one GROUP BY, largest first."""
+    rows = queryset.order_by().values("status", "reason").annotate(count=Count("id"))
+    return sorted(rows, key=lambda row: (-row["count"], row["status"], row["reason"]))
+
+
+# How many recent messages the tag suggestions look at: a DISTINCT over all of an account's
+# messages would read millions of rows, the newest few thousand hold the tags in use.
+TAG_SUGGESTION_WINDOW = 5000
+
+
+def message_tag_suggestions(*, account: Account) -> list[str]:
+    """Tags of the account's recent messages, for the tag filter's suggestions."""
+    recent = Message.objects.filter(account=account).order_by("-requested_at", "-id")
+    tags = recent.values_list("tag", flat=True)[:TAG_SUGGESTION_WINDOW]
+    return sorted({tag for tag in tags if tag})
+
+
+@dataclass(frozen=True)
+class FailureAdvice:
+    is_permanent: bool
+    suggested_action: str
+
+
+_PROCESSING_ADVICE = {
+    Reason.GLOBAL_INTERCEPT: (
+        False,
+        _("The number is on the global intercept list. Sends fail until the record expires."),
+    ),
+    Reason.LOCAL_INTERCEPT: (
+        False,
+        _("The number is on your intercept list. Delete the record if the number works again."),
+    ),
+    Reason.UNSUBSCRIBED: (True, _("The recipient unsubscribed. Do not send to this number again.")),
+    Reason.KEYWORD_FILTERED: (True, _("The content contains a filtered keyword. Change the content.")),
+    Reason.VARIABLE_ERROR: (True, _("A template variable was missing or invalid. Fix the variables.")),
+    Reason.CONTENT_NONCOMPLIANT: (True, _("The content is not allowed. Change the template or content.")),
+    Reason.FREQUENCY_EXCEEDED: (False, _("Too many messages to this number. Retry later.")),
+    Reason.OTHER: (False, _("Retry later; contact support if it keeps failing.")),
+}
+
+
+def message_failure_advice(*, message: Message) -> FailureAdvice | None:
+    """Whether a failed message's reason is permanent or worth retrying, and what to do about it."""
+    if message.status == MessageStatus.PROCESSING_FAILED:
+        is_permanent, action = _PROCESSING_ADVICE.get(message.reason, _PROCESSING_ADVICE[Reason.OTHER])
+        return FailureAdvice(is_permanent=is_permanent, suggested_action=str(action))
+    if message.status == MessageStatus.SEND_FAILED and message.return_code is not None:
+        rule = intercept_rule_get(return_code=message.return_code)
+        if rule is None:
+            return FailureAdvice(is_permanent=False, suggested_action="")
+        return FailureAdvice(is_permanent=rule.is_permanent_failure, suggested_action=rule.suggested_action)
+    return None
+
+
+def reasons_for_status(status: str) -> tuple:
+    return STATUS_REASONS.get(status, ())
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    at: object
+    kind: str  # "message", "receipt", "reply", "intercept", "unsubscribe"
+    item: object
+
+
+# A number's thread is short in practice (frequency rules cap sends); the cap keeps a
+# pathological number from rendering an unbounded page.
+THREAD_LIMIT = 500
+
+
+def number_thread(*, account: Account, phone: str) -> list[ThreadEntry] | None:
+    """Everything that happened between the account and one number, oldest first.
+
+    None when the account has nothing to do with the number, so a stranger's number is a 404.
+    """
+    messages = list(
+        Message.objects.filter(account=account, phone=phone)
+        .select_related("template", "sms_user")
+        .order_by("-requested_at", "-id")[:THREAD_LIMIT]
+    )
+    replies = reply_list_for_phone(account=account, phone=phone, limit=THREAD_LIMIT)
+    unsubscribes = unsubscribe_list_for_phone(account=account, phone=phone)
+    intercept_events = intercept_events_for_phone(account=account, phone=phone, limit=THREAD_LIMIT)
+    own_intercept_events = [event for event in intercept_events if event.account_id == account.pk]
+    if not (messages or replies or unsubscribes or own_intercept_events):
+        return None
+    entries = [ThreadEntry(message.requested_at, "message", message) for message in messages]
+    receipts = MessageEvent.objects.filter(
+        message__in=[message.pk for message in messages], kind=MessageEvent.Kind.RECEIPT
+    ).order_by("id")
+    entries += [ThreadEntry(event.at, "receipt", event) for event in receipts]
+    entries += [ThreadEntry(reply.received_at, "reply", reply) for reply in replies]
+    entries += [ThreadEntry(event.at, "intercept", event) for event in intercept_events]
+    entries += [ThreadEntry(item.created_at, "unsubscribe", item) for item in unsubscribes]
+    entries.sort(key=lambda entry: entry.at)
+    return entries
+
+
+def message_get_for_api(*, account, message_id: int) -> Message:
+    """One of the account's messages with its send log; another account's id is a 404."""
+    return get_object_or_404(
+        Message.objects.filter(account=account)
+        .select_related("sms_user", "template", "channel")
+        .prefetch_related(Prefetch("events", queryset=MessageEvent.objects.order_by("id"))),
+        pk=message_id,
+    )

@@ -54,6 +54,10 @@ class Reply(models.Model):
     carrier = models.CharField(_("carrier"), max_length=100, blank=True)
     content = models.TextField(_("content"))
     received_at = models.DateTimeField(_("reply time"))
+    # Identifies a channel's reply, so a payload posted twice does not store it twice.
+    fingerprint = models.CharField(
+        _("fingerprint"), max_length=64, unique=True, null=True, blank=True, editable=False
+    )
     is_unsubscribe = models.BooleanField(_("unsubscribed the number"), default=False)
     is_optout_like = models.BooleanField(
         _("looks like an opt-out"),

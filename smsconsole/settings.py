@@ -169,10 +169,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 
 # --- Pipeline knobs -----------------------------------------------------------------------------
 SMS_DISPATCH_BATCH_SIZE = envint("SMS_DISPATCH_BATCH_SIZE", 500)
+# A channel that stays down: after this many attempts (backing off up to an hour) a message fails
+# as `other`, with the channel errors in its send log.
+SMS_DISPATCH_MAX_ATTEMPTS = envint("SMS_DISPATCH_MAX_ATTEMPTS", 12)
 SMS_INGEST_BATCH_SIZE = envint("SMS_INGEST_BATCH_SIZE", 5000)
 SMS_EARLY_RECEIPT_RETRY_HOURS = envint("SMS_EARLY_RECEIPT_RETRY_HOURS", 72)
 SMS_RETENTION_DAYS = envint("SMS_RETENTION_DAYS", 30)
-SMS_CHANNEL_TIMEOUT_SECONDS = envint("SMS_CHANNEL_TIMEOUT_SECONDS", 10)
+# Expired intercepts stop blocking at once; they are tidied away this many days later.
+SMS_INTERCEPT_EXPIRED_GRACE_DAYS = envint("SMS_INTERCEPT_EXPIRED_GRACE_DAYS", 7)
+SMS_CHANNEL_TIMEOUT_SECONDS = float(envint("SMS_CHANNEL_TIMEOUT_SECONDS", 10))
 SMS_CONSOLE_MAX_PERIOD_DAYS = 30
 
 # --- API ----------------------------------------------------------------------------------------
@@ -200,5 +205,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per eager task in `make run` and the demo would drown everything else.
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }
+
+# Webhooks take up to 10,000 receipts in one body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024

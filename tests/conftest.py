@@ -53,3 +53,31 @@ def sms_user(account):
 @pytest.fixture
 def other_sms_user(other_account):
     return SmsUserFactory(account=other_account, name="bob-backend")
+
+
+# --- pipeline -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api(sms_user):
+    """An API client authenticated as the account's SMS_USER."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {sms_user.raw_key}")
+    return client
+
+
+@pytest.fixture
+def other_api(other_sms_user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {other_sms_user.raw_key}")
+    return client
+
+
+@pytest.fixture
+def simulator(account):
+    """The account's default channel: the embedded simulator."""
+    return account.default_channel

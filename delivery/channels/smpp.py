@@ -1,0 +1,94 @@
+"""SMPP 3.4 delivery receipts in their text form, one per line:
+
+    id:0123456789 sub:001 dlvrd:001 submit date:2611281203 done date:2611281204 stat:DELIVRD err:000 text:Hello
+
+Dates are YYMMDDhhmm (optionally with ss) and taken as UTC. Mapping (stat, err) to our return
+codes is data (delivery.SmppErrorMapping), applied by the receipt service.
+"""
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from delivery.channels.payloads import MAX_ERRORS_REPORTED, MAX_ITEMS, PayloadError
+
+DLR_RE = re.compile(
+    r"^id:(?P<id>\S+)\s+"
+    r"sub:(?P<sub>\d+)\s+"
+    r"dlvrd:(?P<dlvrd>\d+)\s+"
+    r"submit date:(?P<submit>\d{10}(?:\d{2})?)\s+"
+    r"done date:(?P<done>\d{10}(?:\d{2})?)\s+"
+    r"stat:(?P<stat>[A-Za-z]+)\s+"
+    r"err:(?P<err>[0-9A-Za-z]+)"
+    r"(?:\s+text:(?P<text>.*))?$",
+    re.IGNORECASE,
+)
+FINAL_STATS = {"DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "REJECTD", "UNKNOWN"}
+INTERMEDIATE_STATS = {"ENROUTE", "ACCEPTD"}
+
+
+@dataclass(frozen=True)
+class SmppReceipt:
+    channel_message_id: str
+    stat: str
+    err: str
+    submitted_at: dt.datetime
+    done_at: dt.datetime
+    text: str
+    line: str
+
+
+def parse_smpp_date(value: str) -> dt.datetime:
+    fmt = "%y%m%d%H%M%S" if len(value) == 12 else "%y%m%d%H%M"
+    return dt.datetime.strptime(value, fmt).replace(tzinfo=dt.UTC)
+
+
+def parse_dlr_line(line: str) -> SmppReceipt:
+    match = DLR_RE.match(line.strip())
+    if not match:
+        raise ValueError(
+            "not an SMPP delivery receipt (id:… sub:… dlvrd:… submit date:… done date:… stat:… err:…)"
+        )
+    stat = match["stat"].upper()
+    if stat not in FINAL_STATS | INTERMEDIATE_STATS:
+        raise ValueError(f"unknown stat {stat!r}")
+    try:
+        submitted_at = parse_smpp_date(match["submit"])
+        done_at = parse_smpp_date(match["done"])
+    except ValueError:
+        raise ValueError("dates must be YYMMDDhhmm[ss]") from None
+    return SmppReceipt(
+        channel_message_id=match["id"],
+        stat=stat,
+        err=match["err"].upper().zfill(3),
+        submitted_at=submitted_at,
+        done_at=done_at,
+        text=(match["text"] or "").strip(),
+        line=line.strip(),
+    )
+
+
+def parse_dlr_text(body: bytes) -> list[SmppReceipt]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError("The body is not UTF-8.") from None
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not lines:
+        raise PayloadError("No delivery receipts in the body.", {"body": "empty"})
+    if len(lines) > MAX_ITEMS:
+        raise PayloadError(
+            f"At most {MAX_ITEMS} receipts per request, got {len(lines)}.", {"body": "too many"}
+        )
+    receipts, errors = [], {}
+    for number, line in lines:
+        try:
+            receipts.append(parse_dlr_line(line))
+        except ValueError as exc:
+            if len(errors) < MAX_ERRORS_REPORTED:
+                errors[f"line {number}"] = str(exc)
+    if errors:
+        raise PayloadError(
+            f"Invalid delivery receipts: {len(errors)} bad line(s), first at {next(iter(errors))}.", errors
+        )
+    return receipts

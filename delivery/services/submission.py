@@ -1,0 +1,89 @@
+"""Accepting messages from the send API."""
+
+from django.db import transaction
+
+from delivery.content import render
+from delivery.models import Message, MessageEvent, MessageStatus, Template
+from delivery.segments import segment_count
+from smsconsole import clock
+from smsconsole.exceptions import PermissionDenied, ServiceError
+from smsconsole.models import SmsUser
+from smsconsole.phone import InvalidPhoneNumber, phone_to_e164
+
+MAX_RECIPIENTS = 1000
+
+
+def messages_submit(
+    *, sms_user: SmsUser, template_id: int, tag: str, recipients: list[dict]
+) -> list[Message]:
+    """Store one message per recipient as `requesting` and queue their dispatch.
+
+    All or nothing: any invalid recipient refuses the whole request, naming each problem."""
+    account = sms_user.account
+    if not sms_user.is_active:
+        raise PermissionDenied("This SMS_USER is inactive.")
+    if not account.is_active:
+        raise PermissionDenied("This account is suspended.")
+    if not 1 <= len(recipients) <= MAX_RECIPIENTS:
+        raise ServiceError(
+            f"Send to 1 to {MAX_RECIPIENTS} recipients per request, not {len(recipients)}.",
+            errors={"messages": [f"1 to {MAX_RECIPIENTS} recipients"]},
+        )
+    template = Template.objects.filter(account=account, pk=template_id).first()
+    errors: dict = {}
+    if template is None:
+        errors["template"] = [f"No template {template_id} in this account."]
+    phones, phone_errors = [], {}
+    for index, recipient in enumerate(recipients):
+        try:
+            phones.append(phone_to_e164(recipient["to"], default_region=account.default_region))
+        except InvalidPhoneNumber as exc:
+            phone_errors[str(index)] = {"to": [str(exc)]}
+    if phone_errors:
+        errors["messages"] = phone_errors
+    if errors:
+        raise ServiceError("The request has invalid fields; nothing was stored.", errors=errors)
+
+    now = clock.now()
+    messages = []
+    for phone, recipient in zip(phones, recipients, strict=True):
+        variables = {name: str(value) for name, value in (recipient.get("vars") or {}).items()}
+        content = render(template.body, variables).content
+        messages.append(
+            Message(
+                account=account,
+                sms_user=sms_user,
+                template=template,
+                template_type=template.type,
+                tag=tag,
+                phone=phone,
+                variables=variables,
+                content=content,
+                segments=segment_count(content),
+                status=MessageStatus.REQUESTING,
+                requested_at=now,
+                updated_at=now,
+                next_attempt_at=now,
+            )
+        )
+    with transaction.atomic():
+        Message.objects.bulk_create(messages)
+        MessageEvent.objects.bulk_create(
+            MessageEvent(
+                message=message,
+                at=now,
+                kind=MessageEvent.Kind.REQUESTED,
+                detail={"sms_user": sms_user.name, "template": template.name, "tag": tag},
+            )
+            for message in messages
+        )
+        message_ids = [message.pk for message in messages]
+        transaction.on_commit(lambda: _queue_dispatch(message_ids))
+    return messages
+
+
+def _queue_dispatch(message_ids: list[int]) -> None:
+    # Imported here: tasks wrap services, so services reach tasks only at call time.
+    from delivery.tasks import dispatch_messages
+
+    dispatch_messages.delay(message_ids)

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from intercepts import api
+
+urlpatterns = [
+    path("intercepts/<int:intercept_id>", api.InterceptDetailView.as_view(), name="intercept-detail"),
+]

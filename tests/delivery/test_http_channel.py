@@ -1,0 +1,141 @@
+"""The http channel adapter against a local carrier: accepted, rejected, timeout, 500 — and no
+message is ever lost or handed over twice."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from delivery.models import Channel, Message, MessageStatus, Reason
+from delivery.services.dispatch import due_messages_dispatch
+from intercepts.models import Intercept, Scope
+from smsconsole import clock
+from smsconsole.models import Account
+from tests.factories import TemplateFactory
+from tests.pipeline.carrier import FakeCarrier
+from tests.pipeline.helpers import events, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def carrier(account):
+    channel = Channel.objects.create(code="carrier", kind="http", send_url="http://placeholder")
+    with FakeCarrier(secret=channel.webhook_secret) as fake:
+        channel.send_url = fake.url
+        channel.save()
+        Account.objects.filter(pk=account.pk).update(default_channel=channel)
+        fake.channel = channel
+        yield fake
+
+
+@pytest.fixture
+def template(account):
+    return TemplateFactory(account=account, body="Your parcel {{order}} is on its way")
+
+
+def dispatch_later(minutes):
+    with clock.frozen(timezone.now() + dt.timedelta(minutes=minutes)):
+        return due_messages_dispatch()
+
+
+def test_accepted_messages_await_their_receipt(api, template, carrier):
+    first, second = send(api, template, "+819011110001", "+819011110002")
+    for message in (first, second):
+        assert message.status == MessageStatus.AWAITING_RECEIPT
+        assert message.channel_message_id == f"c-{message.pk}"
+        assert message.channel.code == "carrier"
+        assert events(message) == ["requested", "checks_passed", "handed_to_channel"]
+    assert carrier.refs() == [first.pk, second.pk]
+    assert carrier.received[0] == {
+        "ref": first.pk,
+        "to": "+819011110001",
+        "content": "Your parcel A-1 is on its way",
+    }
+    assert carrier.bad_signatures == 0
+
+
+def test_rejected_message_fails_with_the_code_and_its_intercept(api, account, template, carrier):
+    carrier.mode = "reject"
+    [message] = send(api, template, "+819011110001")
+    assert message.status == MessageStatus.SEND_FAILED
+    assert (message.return_code, message.reason, message.failure_detail) == (
+        520,
+        Reason.BLACKLISTED,
+        "BLACKLISTED",
+    )
+    assert events(message) == ["requested", "checks_passed", "channel_rejected", "intercepted"]
+    record = Intercept.objects.get(phone="+819011110001")
+    assert (record.scope, record.account_id, record.return_code) == (Scope.LOCAL, account.pk, 520)
+
+
+@pytest.mark.parametrize("mode", ["error", "slow"])
+def test_channel_down_keeps_messages_requesting_and_retries_with_backoff(
+    api, template, carrier, settings, mode
+):
+    settings.SMS_CHANNEL_TIMEOUT_SECONDS = 0.3
+    carrier.mode, carrier.delay = mode, 1.0
+    [message] = send(api, template, "+819011110001")
+    assert message.status == MessageStatus.REQUESTING
+    error = message.events.get(kind="channel_error").detail
+    assert error["attempt"] == 1
+    assert ("500" in error["error"]) if mode == "error" else ("Timeout" in error["error"])
+    first_retry_at = message.next_attempt_at
+    assert first_retry_at > timezone.now()
+
+    # Not due yet: nothing happens.
+    assert due_messages_dispatch().claimed == 0
+    dispatch_later(1)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.REQUESTING
+    assert message.next_attempt_at - first_retry_at > dt.timedelta(seconds=30)  # backing off
+    assert [
+        e["attempt"] for e in message.events.filter(kind="channel_error").values_list("detail", flat=True)
+    ] == [1, 2]
+
+    carrier.mode = "accept"
+    dispatch_later(10)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.AWAITING_RECEIPT
+    dispatch_later(60)
+    assert events(message).count("handed_to_channel") == 1
+    assert Message.objects.get(pk=message.pk).channel_message_id == f"c-{message.pk}"
+    if mode == "error":
+        assert carrier.refs() == [message.pk]  # refused attempts never reached the carrier
+    else:
+        # A timed-out request may still have reached the carrier: every attempt carries the same
+        # ref, the carrier's idempotency key, and we record one hand-over.
+        assert set(carrier.refs()) == {message.pk}
+
+
+def test_a_message_is_never_handed_over_twice(api, template, carrier):
+    [message] = send(api, template, "+819011110001")
+    assert message.status == MessageStatus.AWAITING_RECEIPT
+    for minutes in (1, 10, 120):
+        dispatch_later(minutes)
+    assert carrier.refs() == [message.pk]
+    assert events(message).count("handed_to_channel") == 1
+
+
+def test_messages_the_carrier_does_not_answer_are_retried(api, template, carrier):
+    carrier.mode = "partial"
+    first, second = send(api, template, "+819011110001", "+819011110002")
+    assert first.status == MessageStatus.AWAITING_RECEIPT
+    assert second.status == MessageStatus.REQUESTING
+    carrier.mode = "accept"
+    dispatch_later(5)
+    second.refresh_from_db()
+    assert second.status == MessageStatus.AWAITING_RECEIPT
+    assert carrier.refs() == [first.pk, second.pk]
+
+
+def test_a_channel_down_for_good_fails_the_message_as_other_eventually(api, template, carrier, settings):
+    settings.SMS_DISPATCH_MAX_ATTEMPTS = 3
+    carrier.mode = "error"
+    [message] = send(api, template, "+819011110001")
+    dispatch_later(5)
+    dispatch_later(30)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.PROCESSING_FAILED and message.reason == Reason.OTHER
+    assert "unavailable after 3 attempts" in message.failure_detail
+    assert events(message).count("channel_error") == 3
