@@ -1,7 +1,18 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from delivery.models import Channel, FrequencyRule, KeywordFilter, Message, MessageEvent, Template
+from delivery.models import (
+    Channel,
+    EarlyReceipt,
+    FrequencyRule,
+    InboxItem,
+    KeywordFilter,
+    Message,
+    MessageEvent,
+    SmppErrorMapping,
+    Template,
+)
+from delivery.services.receipts import MAX_INGEST_ATTEMPTS
 
 
 @admin.register(Channel)
@@ -80,3 +91,82 @@ class FrequencyRuleAdmin(admin.ModelAdmin):
     list_display = ["__str__", "account", "window_seconds", "max_messages"]
     list_filter = [("account", admin.EmptyFieldListFilter)]
     search_fields = ["account__slug"]
+
+
+@admin.register(SmppErrorMapping)
+class SmppErrorMappingAdmin(admin.ModelAdmin):
+    list_display = ["stat", "err", "return_code", "note"]
+    list_editable = ["return_code"]
+    list_filter = ["stat"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PendingFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("pending", _("Waiting")), ("stuck", _("Set aside after failures")), ("done", _("Processed"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(processed_at__isnull=True, attempts__lt=MAX_INGEST_ATTEMPTS)
+        if self.value() == "stuck":
+            return queryset.filter(processed_at__isnull=True, attempts__gte=MAX_INGEST_ATTEMPTS)
+        if self.value() == "done":
+            return queryset.filter(processed_at__isnull=False)
+        return queryset
+
+
+@admin.register(InboxItem)
+class InboxItemAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "channel",
+        "kind",
+        "item_count",
+        "received_at",
+        "processed_at",
+        "attempts",
+        "last_error",
+    ]
+    list_filter = [PendingFilter, "kind", "channel"]
+    show_full_result_count = False
+
+
+class OrphanedFilter(admin.SimpleListFilter):
+    title = _("orphaned")
+    parameter_name = "orphaned"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Orphaned (gave up)")), ("no", _("Still retried"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(orphaned_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(orphaned_at__isnull=True)
+        return queryset
+
+
+@admin.register(EarlyReceipt)
+class EarlyReceiptAdmin(ReadOnlyAdmin):
+    """Receipts whose message was not known when they came; orphaned ones were given up on."""
+
+    list_display = [
+        "channel",
+        "channel_message_id",
+        "received_at",
+        "attempts",
+        "last_attempt_at",
+        "orphaned_at",
+    ]
+    list_filter = [OrphanedFilter, "channel"]
+    search_fields = ["=channel_message_id"]

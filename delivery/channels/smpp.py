@@ -1,6 +1,6 @@
 """SMPP 3.4 delivery receipts in their text form, one per line:
 
-    id:0123456789 sub:001 dlvrd:001 submit date:2611281203 done date:2611281204 stat:DELIVRD err:000 text:Hello
+    id:012345 sub:001 dlvrd:001 submit date:2611281203 done date:2611281204 stat:DELIVRD err:000 text:Hi
 
 Dates are YYMMDDhhmm (optionally with ss) and taken as UTC. Mapping (stat, err) to our return
 codes is data (delivery.SmppErrorMapping), applied by the receipt service.

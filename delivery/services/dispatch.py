@@ -8,7 +8,7 @@ its send log. A channel that is down leaves messages `requesting` with a later a
 import datetime as dt
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction

@@ -152,7 +152,8 @@ def test_get_message_shows_every_field_and_its_send_log(api, template, sms_user)
     assert response.status_code == 200
     body = response.json()
     for field in [
-        "status", "reason", "return_code", "sms_user", "message_count", "to", "template", "template_type", "tag",
+        "status", "reason", "return_code", "sms_user", "message_count", "to", "template", "template_type",
+        "tag",
         "requested_at", "channel_delivered_at", "receipt_at", "updated_at", "content",
     ]:  # fmt: skip
         assert field in body
