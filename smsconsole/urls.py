@@ -1,10 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from smsconsole import views as console_views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),
+    path("", console_views.home, name="home"),
+    path("", include("delivery.urls")),
+    path("intercepts/", include("intercepts.urls")),
+    path("replies/", include("replies.urls")),
+    path("account/switch/", console_views.account_switch, name="account-switch"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

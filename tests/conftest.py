@@ -1,5 +1,6 @@
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from tests.factories import AccountFactory, MembershipFactory, SmsUserFactory, StaffUserFactory
 
@@ -81,3 +82,14 @@ def other_api(other_sms_user):
 def simulator(account):
     """The account's default channel: the embedded simulator."""
     return account.default_channel
+
+
+@pytest.fixture(autouse=True)
+def english_outside_requests():
+    """Code run outside a request speaks English; requests still pick their language (default ja).
+
+    The Japanese catalogue (locale/ja) would otherwise translate model labels in plain test code,
+    since LANGUAGE_CODE is "ja".
+    """
+    with translation.override("en"):
+        yield

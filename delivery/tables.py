@@ -1,0 +1,59 @@
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from delivery.models import Message, MessageStatus
+from smsconsole.phone import phone_display
+from smsconsole.tables import ConsoleTable, TimeColumn
+
+
+def status_label(message: Message) -> str:
+    """ "Send failed: Busy (530)": the status with its reason, as the list and the CSV show it."""
+    label = str(message.get_status_display())
+    if message.reason:
+        label += f": {message.get_reason_display()}"
+    if message.return_code is not None:
+        label += f" ({message.return_code})"
+    return label
+
+
+STATUS_CSS = {
+    MessageStatus.REQUESTING: "status-pending",
+    MessageStatus.AWAITING_RECEIPT: "status-pending",
+    MessageStatus.DELIVERED: "status-ok",
+    MessageStatus.PROCESSING_FAILED: "status-failed",
+    MessageStatus.SEND_FAILED: "status-failed",
+}
+
+
+class MessageTable(ConsoleTable):
+    id = tables.Column(
+        verbose_name=_("ID"), linkify=("delivery:message-detail", {"message_id": tables.A("pk")})
+    )
+    status = tables.Column(verbose_name=_("Status"))
+    sms_user = tables.Column(verbose_name=_("SMS_USER"), accessor="sms_user__name")
+    segments = tables.Column(verbose_name=_("Message count"), attrs={"td": {"class": "num"}})
+    phone = tables.Column(verbose_name=_("Recipient"))
+    template = tables.Column(verbose_name=_("Template"), accessor="template__name")
+    template_type = tables.Column(verbose_name=_("Template type"))
+    tag = tables.Column(verbose_name=_("Tag"))
+    requested_at = TimeColumn(verbose_name=_("Request time"), orderable=True)
+    channel_delivered_at = TimeColumn(verbose_name=_("Channel delivery time"))
+    receipt_at = TimeColumn(verbose_name=_("Receipt time"))
+    updated_at = TimeColumn(verbose_name=_("Update time"))
+
+    class Meta(ConsoleTable.Meta):
+        row_attrs = {"data-status": lambda record: record.status}
+
+    def render_status(self, record):
+        return format_html(
+            '<span class="badge {}">{}</span>', STATUS_CSS.get(record.status, ""), status_label(record)
+        )
+
+    def render_phone(self, value):
+        url = reverse("delivery:number-thread", kwargs={"phone": value})
+        return format_html('<a href="{}" class="nowrap">{}</a>', url, phone_display(value))
+
+    def render_template_type(self, record):
+        return record.get_template_type_display()

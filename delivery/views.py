@@ -1,0 +1,181 @@
+import re
+
+from django.http import Http404
+from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import TemplateView
+
+from delivery.filters import MessageFilter
+from delivery.models import MessageStatus, Reason
+from delivery.selectors import (
+    message_events,
+    message_failure_advice,
+    message_get,
+    message_list,
+    message_status_counts,
+    message_tag_suggestions,
+    number_thread,
+)
+from delivery.tables import MessageTable, status_label
+from intercepts.selectors import intercept_event_actor_label, intercept_get_for, intercept_list_for
+from smsconsole.csv_export import CsvColumn
+from smsconsole.phone import InvalidPhoneNumber, phone_display, phone_to_e164
+from smsconsole.views import CURSOR_PARAM, ConsoleMixin, CsvExportView, KeysetListView
+
+E164_RE = re.compile(r"\+[1-9][0-9]{5,14}")
+
+
+class MessageListView(KeysetListView):
+    template_name = "delivery/message_list.html"
+    filterset_class = MessageFilter
+    table_class = MessageTable
+    time_field = "requested_at"
+    export_url_name = "delivery:message-export"
+
+    def get_queryset(self):
+        return message_list(account=self.account)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["status_facets"] = (
+            self.status_facets(message_status_counts(queryset=self.filterset.facet_queryset()))
+            if self.filterset.is_valid()
+            else []
+        )
+        context["tag_suggestions"] = message_tag_suggestions(account=self.account)
+        return context
+
+    def status_facets(self, rows) -> list[dict]:
+        """The counts above the table, each with the link that narrows the list to it."""
+        query = self.request.GET.copy()
+        for key in (CURSOR_PARAM, "status", "reason"):
+            query.pop(key, None)
+        cleaned = self.filterset.form.cleaned_data
+        by_status: dict[str, list[dict]] = {}
+        for row in rows:
+            by_status.setdefault(row["status"], []).append(row)
+        facets = []
+        for status in MessageStatus:
+            status_rows = by_status.get(status.value)
+            if not status_rows:
+                continue
+            status_query = query.copy()
+            status_query["status"] = status.value
+            reasons = []
+            for row in sorted(status_rows, key=lambda r: -r["count"]):
+                if not row["reason"]:
+                    continue
+                reason_query = status_query.copy()
+                reason_query["reason"] = row["reason"]
+                reasons.append(
+                    {
+                        "label": Reason(row["reason"]).label,
+                        "count": row["count"],
+                        "url": f"?{reason_query.urlencode()}",
+                        "is_active": cleaned.get("status") in ("", status.value)
+                        and cleaned.get("reason") == row["reason"],
+                    }
+                )
+            facets.append(
+                {
+                    "status": status.value,
+                    "label": status.label,
+                    "count": sum(row["count"] for row in status_rows),
+                    "url": f"?{status_query.urlencode()}",
+                    "is_active": cleaned.get("status") == status.value and not cleaned.get("reason"),
+                    "reasons": reasons,
+                }
+            )
+        return facets
+
+
+def message_csv_columns(zone_name: str):
+    def at(label):
+        return f"{label} ({zone_name})"
+
+    return [
+        CsvColumn(_("ID"), lambda m: m.pk),
+        CsvColumn(_("Status"), lambda m: m.get_status_display()),
+        CsvColumn(_("Reason"), lambda m: m.get_reason_display() if m.reason else ""),
+        CsvColumn(_("Return code"), lambda m: m.return_code),
+        CsvColumn(_("SMS_USER"), lambda m: m.sms_user.name, is_untrusted_text=True),
+        CsvColumn(_("Message count"), lambda m: m.segments),
+        CsvColumn(_("Recipient"), lambda m: m.phone),
+        CsvColumn(_("Template"), lambda m: m.template.name, is_untrusted_text=True),
+        CsvColumn(_("Template type"), lambda m: m.get_template_type_display()),
+        CsvColumn(_("Tag"), lambda m: m.tag, is_untrusted_text=True),
+        CsvColumn(at(_("Request time")), lambda m: m.requested_at),
+        CsvColumn(at(_("Channel delivery time")), lambda m: m.channel_delivered_at),
+        CsvColumn(at(_("Receipt time")), lambda m: m.receipt_at),
+        CsvColumn(at(_("Update time")), lambda m: m.updated_at),
+    ]
+
+
+class MessageExportView(CsvExportView):
+    filterset_class = MessageFilter
+    time_field = "requested_at"
+    export_name = "sms-status"
+    list_url_name = "delivery:message-list"
+
+    def get_queryset(self):
+        return message_list(account=self.account)
+
+    def get_csv_columns(self):
+        return message_csv_columns(self.account.time_zone)
+
+
+class MessageDetailView(ConsoleMixin, TemplateView):
+    template_name = "delivery/message_detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        message = message_get(account=self.account, message_id=kwargs["message_id"])
+        if message is None:
+            raise Http404
+        blocking = None
+        if message.blocking_intercept_id:
+            blocking = intercept_get_for(account=self.account, intercept_id=message.blocking_intercept_id)
+        context.update(
+            message=message,
+            status_label=status_label(message),
+            events=message_events(message=message),
+            advice=message_failure_advice(message=message),
+            blocking_intercept=blocking,
+            phone_display=phone_display(message.phone),
+        )
+        return context
+
+
+class NumberThreadView(ConsoleMixin, TemplateView):
+    template_name = "delivery/number_thread.html"
+
+    def get(self, request, *args, **kwargs):
+        try:
+            phone = phone_to_e164(kwargs["phone"], default_region=self.account.default_region)
+        except InvalidPhoneNumber:
+            # Numbers are stored normalised; an E.164-shaped one the parser now doubts is still looked up.
+            if not E164_RE.fullmatch(kwargs["phone"]):
+                raise Http404 from None
+            phone = kwargs["phone"]
+        if phone != kwargs["phone"]:
+            return redirect("delivery:number-thread", phone=phone)
+        self.phone = phone
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        entries = number_thread(account=self.account, phone=self.phone)
+        if entries is None:
+            raise Http404
+        for entry in entries:
+            if entry.kind == "intercept":
+                entry.item.actor_label = intercept_event_actor_label(event=entry.item, account=self.account)
+                entry.item.is_own = entry.item.account_id == self.account.pk
+        context.update(
+            phone=self.phone,
+            phone_display=phone_display(self.phone),
+            entries=entries,
+            intercepts=list(intercept_list_for(account=self.account, phone=self.phone)),
+            is_unsubscribed=any(entry.kind == "unsubscribe" for entry in entries),
+        )
+        return context

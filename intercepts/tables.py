@@ -1,0 +1,65 @@
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.timesince import timeuntil
+from django.utils.translation import gettext_lazy as _
+
+from delivery.models import ReturnCode
+from smsconsole.phone import phone_display
+from smsconsole.tables import ConsoleTable, TimeColumn
+
+
+def return_code_label(code: int) -> str:
+    try:
+        return f"{code} {ReturnCode(code).label}"
+    except ValueError:
+        return str(code)
+
+
+class InterceptTable(ConsoleTable):
+    """The view sets `now` and `account_id`, and gives each record `history_events` and `is_deletable`."""
+
+    phone = tables.Column(verbose_name=_("Phone number"))
+    scope = tables.Column(verbose_name=_("Scope"))
+    intercepted_at = TimeColumn(verbose_name=_("Intercept time"), orderable=True)
+    expires_at = TimeColumn(verbose_name=_("Expiry"))
+    time_left = tables.Column(verbose_name=_("Time left"), accessor="expires_at", empty_values=())
+    reason = tables.Column(verbose_name=_("Reason"), attrs={"td": {"class": "wrap"}})
+    return_code = tables.Column(verbose_name=_("Return code"))
+    origin = tables.Column(verbose_name=_("Origin"), accessor="pk", empty_values=())
+    history = tables.TemplateColumn(
+        template_name="intercepts/_history_cell.html", verbose_name=_("History"), accessor="pk"
+    )
+    actions = tables.TemplateColumn(
+        template_name="intercepts/_actions_cell.html", verbose_name="", accessor="pk", empty_values=()
+    )
+
+    now = None
+    account_id = None
+
+    class Meta(ConsoleTable.Meta):
+        row_attrs = {"data-intercept": lambda record: record.pk}
+
+    def render_phone(self, record):
+        url = reverse("intercepts:intercept-detail", kwargs={"intercept_id": record.pk})
+        return format_html('<a href="{}" class="nowrap">{}</a>', url, phone_display(record.phone))
+
+    def render_scope(self, record):
+        return record.get_scope_display()
+
+    def render_time_left(self, record):
+        if record.expires_at <= self.now:
+            return format_html('<span class="muted">{}</span>', _("Expired"))
+        return timeuntil(record.expires_at, self.now)
+
+    def render_return_code(self, value):
+        return return_code_label(value)
+
+    def render_origin(self, record):
+        if record.account_id == self.account_id:
+            return _("Your account")
+        return format_html(
+            '<span class="foreign">{}</span><small class="origin-note">{}</small>',
+            _("Another account (global)"),
+            _("If the number works again, contact support to clear it."),
+        )

@@ -1,0 +1,168 @@
+"""The console's shared view machinery: the account scope, keyset-paged filtered lists, CSV export."""
+
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import AccessMixin
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import empty
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_filters.views import FilterView
+from django_tables2.views import SingleTableMixin
+
+from smsconsole.csv_export import csv_streaming_response
+from smsconsole.pagination import InvalidCursor, KeysetPaginator
+from smsconsole.selectors import STAFF_ACCOUNT_SESSION_KEY, account_list_for_staff
+
+CURSOR_PARAM = "cursor"
+SORT_PARAM = "sort"
+PER_PAGE = 50
+
+
+def console_account(request):
+    """The request's console account as a plain model instance (or None)."""
+    lazy = request.console_account
+    if getattr(lazy, "_wrapped", None) is empty:
+        bool(lazy)  # evaluate the lazy object
+    return getattr(lazy, "_wrapped", lazy)
+
+
+class ConsoleMixin(AccessMixin):
+    """Requires a login and an account to look at; sets `self.account`. Everything is scoped to it."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.account = console_account(request)
+        if self.account is None:
+            return render(request, "console/no_account.html", status=403)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["account"] = self.account
+        context["time_zone_name"] = self.account.time_zone
+        return context
+
+
+class FilteredListMixin(ConsoleMixin):
+    """Binds the list's FilterSet to the query string and the account."""
+
+    filterset_class = None
+    time_field = ""
+
+    def get_filterset_kwargs(self, filterset_class):
+        return {"data": self.request.GET, "account": self.account, "request": self.request}
+
+    def is_descending(self) -> bool:
+        return self.request.GET.get(SORT_PARAM, f"-{self.time_field}") != self.time_field
+
+
+class KeysetListView(FilteredListMixin, SingleTableMixin, FilterView):
+    """A filtered table paged by keyset: next / previous, no counting, no OFFSET.
+
+    An invalid filter or cursor renders the page with the error and an empty table, never a 500.
+    """
+
+    table_pagination = False
+    export_url_name = ""
+
+    def get(self, request, *args, **kwargs):
+        self.filterset = self.get_filterset(self.get_filterset_class())
+        self.page = None
+        self.cursor_error = ""
+        if self.filterset.is_valid():
+            paginator = KeysetPaginator(
+                self.filterset.qs,
+                time_field=self.time_field,
+                per_page=PER_PAGE,
+                descending=self.is_descending(),
+            )
+            try:
+                self.page = paginator.page(request.GET.get(CURSOR_PARAM))
+            except InvalidCursor:
+                self.cursor_error = _("This page link is no longer valid. Showing the list from its start.")
+                self.page = paginator.page(None)
+        self.object_list = self.page.object_list if self.page else []
+        context = self.get_context_data(filter=self.filterset, object_list=self.object_list)
+        return self.render_to_response(context)
+
+    def get_table(self, **kwargs):
+        table = self.get_table_class()(data=self.object_list, request=self.request, **self.get_table_kwargs())
+        table.sort_field = self.time_field
+        table.sort_descending = self.is_descending()
+        return table
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop(CURSOR_PARAM, None)
+        export = reverse(self.export_url_name)
+        context.update(
+            page=self.page,
+            cursor_error=self.cursor_error,
+            is_filter_valid=self.filterset.is_valid(),
+            export_url=f"{export}?{query.urlencode()}",
+            export_bom_url=f"{export}?{_with(query, bom='1').urlencode()}",
+            clear_url=self.request.path,
+        )
+        return context
+
+
+def _with(query, **values):
+    query = query.copy()
+    for key, value in values.items():
+        query[key] = value
+    return query
+
+
+class CsvExportView(FilteredListMixin, FilterView):
+    """The list's current filter and order as a streamed CSV; `bom=1` for Excel."""
+
+    csv_columns = ()
+    export_name = "export"
+    list_url_name = ""
+
+    def get(self, request, *args, **kwargs):
+        self.filterset = self.get_filterset(self.get_filterset_class())
+        if not self.filterset.is_valid():
+            query = request.GET.copy()
+            query.pop("bom", None)
+            return HttpResponseRedirect(f"{reverse(self.list_url_name)}?{query.urlencode()}")
+        prefix = "-" if self.is_descending() else ""
+        queryset = self.filterset.qs.order_by(f"{prefix}{self.time_field}", f"{prefix}pk")
+        stamp = timezone.localtime(timezone.now(), self.account.zone).strftime("%Y%m%d-%H%M%S")
+        return csv_streaming_response(
+            queryset,
+            columns=self.get_csv_columns(),
+            zone=self.account.zone,
+            filename=f"{self.export_name}-{self.account.slug}-{stamp}.csv",
+            with_bom=request.GET.get("bom") == "1",
+        )
+
+    def get_csv_columns(self):
+        return self.csv_columns
+
+
+@login_required
+def home(request):
+    return redirect("delivery:message-list")
+
+
+@require_POST
+@login_required
+def account_switch(request):
+    """Staff choose which account the console shows; kept in the session, checked on every use."""
+    if not request.user.is_staff:
+        return render(request, "console/no_account.html", status=403)
+    try:
+        account_id = int(request.POST.get("account", ""))
+    except ValueError:
+        return redirect("delivery:message-list")
+    account = account_list_for_staff().filter(pk=account_id).first()
+    if account is None:
+        return redirect("delivery:message-list")
+    request.session[STAFF_ACCOUNT_SESSION_KEY] = account.pk
+    return redirect("delivery:message-list")

@@ -1,0 +1,159 @@
+"""CSV export: exactly the current filter's rows, streamed, in the account's zone, BOM on request."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import InterceptFactory, MessageFactory, ReplyFactory
+
+PHONE = "+819012345678"
+
+
+def read_csv(response) -> tuple[str, list[list[str]]]:
+    assert isinstance(response, StreamingHttpResponse)
+    text = b"".join(response.streaming_content).decode("utf-8")
+    return text, list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
+@pytest.mark.django_db
+def test_message_csv_has_exactly_the_filtered_rows_in_list_order(operator_client, account, other_account):
+    now = timezone.now()
+    first = MessageFactory(account=account, tag="x", requested_at=now - dt.timedelta(minutes=1))
+    second = MessageFactory(account=account, tag="x", requested_at=now - dt.timedelta(minutes=2))
+    MessageFactory(account=account, tag="y")
+    MessageFactory(account=account, tag="x", requested_at=now - dt.timedelta(days=2))  # outside 24 h
+    MessageFactory(account=other_account, tag="x")
+
+    response = operator_client.get(
+        reverse("delivery:message-export"), {"tag": "x"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    text, rows = read_csv(response)
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    assert not text.startswith("\ufeff")
+    assert rows[0][0] == "ID"
+    assert [row[0] for row in rows[1:]] == [str(first.pk), str(second.pk)]
+
+
+@pytest.mark.django_db
+def test_message_csv_times_are_in_the_accounts_zone_which_the_header_names(operator_client, account):
+    account.time_zone = "America/New_York"
+    account.save()
+    at = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=5)
+    MessageFactory(account=account, requested_at=at, status="send_failed", reason="busy", return_code=530)
+
+    _, rows = read_csv(operator_client.get(reverse("delivery:message-export"), HTTP_ACCEPT_LANGUAGE="en"))
+
+    header, row = rows
+    column = header.index("Request time (America/New_York)")
+    assert row[column] == timezone.localtime(at, account.zone).strftime("%Y-%m-%d %H:%M:%S")
+    assert row[header.index("Status")] == "Send failed"
+    assert row[header.index("Reason")] == "Busy"
+    assert row[header.index("Return code")] == "530"
+
+
+@pytest.mark.django_db
+def test_bom_option_for_excel(operator_client, account):
+    MessageFactory(account=account, tag="配信")
+
+    text, rows = read_csv(operator_client.get(reverse("delivery:message-export"), {"bom": "1"}))
+
+    assert text.startswith("\ufeff")
+    assert "配信" in rows[1]
+
+
+@pytest.mark.django_db
+def test_sort_order_is_kept(operator_client, account):
+    now = timezone.now()
+    older = MessageFactory(account=account, requested_at=now - dt.timedelta(minutes=9))
+    newer = MessageFactory(account=account, requested_at=now - dt.timedelta(minutes=1))
+
+    _, rows = read_csv(operator_client.get(reverse("delivery:message-export"), {"sort": "requested_at"}))
+
+    assert [row[0] for row in rows[1:]] == [str(older.pk), str(newer.pk)]
+
+
+@pytest.mark.django_db
+def test_invalid_filter_does_not_export_but_returns_to_the_list_with_the_error(operator_client):
+    response = operator_client.get(
+        reverse("delivery:message-export"), {"requested_from": "garbage", "bom": "1"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("delivery:message-list") + "?requested_from=garbage"
+
+
+@pytest.mark.django_db
+def test_untrusted_text_cannot_become_a_spreadsheet_formula(operator_client, account):
+    ReplyFactory(account=account, content='=HYPERLINK("http://evil.example","click")', carrier="@carrier")
+
+    _, rows = read_csv(operator_client.get(reverse("replies:reply-export"), HTTP_ACCEPT_LANGUAGE="en"))
+
+    header, row = rows
+    assert row[header.index("Content")].startswith("'=HYPERLINK")
+    assert row[header.index("Carrier")] == "'@carrier"
+    assert row[header.index("Phone number")].startswith("+")  # phones stay machine-readable
+
+
+@pytest.mark.django_db
+def test_reply_csv_follows_the_filter(operator_client, account, other_account):
+    wanted = ReplyFactory(account=account, phone=PHONE, content="はい")
+    ReplyFactory(account=account, content="other number")
+    ReplyFactory(account=other_account, phone=PHONE)
+
+    _, rows = read_csv(
+        operator_client.get(reverse("replies:reply-export"), {"phone": PHONE}, HTTP_ACCEPT_LANGUAGE="en")
+    )
+
+    assert len(rows) == 2
+    assert rows[1][rows[0].index("Content")] == wanted.content
+
+
+@pytest.mark.django_db
+def test_intercept_csv_follows_the_filter_and_never_names_other_accounts(
+    operator_client, account, other_account
+):
+    mine = InterceptFactory(account=account, scope="local", phone=PHONE, return_code=520)
+    InterceptFactory(account=account, scope="global", return_code=500)
+    InterceptFactory(account=other_account, scope="global", phone=PHONE)
+
+    response = operator_client.get(
+        reverse("intercepts:intercept-export"), {"phone": PHONE}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    text, rows = read_csv(response)
+
+    assert len(rows) == 3  # header, own local, global from elsewhere on the looked-up number
+    assert {row[0] for row in rows[1:]} == {mine.phone}
+    assert other_account.name not in text and other_account.slug not in text
+    assert "Another account (global)" in text
+
+
+@pytest.mark.django_db
+def test_export_reads_the_database_in_chunks(operator_client, account, monkeypatch):
+    from smsconsole import csv_export
+
+    seen = {}
+    original = csv_export.csv_streaming_response
+
+    def spy(queryset, **kwargs):
+        original_iterator = queryset.iterator
+
+        def iterator(chunk_size=None):
+            seen["chunk_size"] = chunk_size
+            return original_iterator(chunk_size=chunk_size)
+
+        queryset.iterator = iterator
+        return original(queryset, **kwargs)
+
+    monkeypatch.setattr("smsconsole.views.csv_streaming_response", spy)
+    MessageFactory(account=account)
+
+    read_csv(operator_client.get(reverse("delivery:message-export")))
+
+    assert seen["chunk_size"] == csv_export.EXPORT_CHUNK_SIZE
