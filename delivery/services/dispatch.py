@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from delivery.channels import ChannelUnavailable, adapter_for
 from delivery.channels.base import Outbound
@@ -333,7 +334,7 @@ def _hand_to_channel(channel: Channel, messages: list[Message]) -> DispatchRepor
         payload = adapter.receipts_payload(
             [(outbound_by_ref[m.pk], channel_message_id) for m, channel_message_id in accepted],
             handed_at=now,
-            latest=max(now, clock.now()),
+            latest=timezone.now(),  # the wall clock: a replayed (demo) past is not capped at its own now
         )
         if payload["receipts"]:
             transaction.on_commit(lambda: _queue_simulated_webhook(channel.pk, "receipts", payload))

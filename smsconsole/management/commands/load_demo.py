@@ -1,16 +1,26 @@
-from smsconsole.demo import DEMO_OPERATOR, DEMO_STAFF, demo_is_loaded, demo_people_create
+from smsconsole.demo import ACCOUNTS, DEMO_OPERATOR, DEMO_STAFF, demo_is_loaded, demo_load
 from smsconsole.management.commands._base import ServiceCommand
 
 
 class Command(ServiceCommand):
-    help = "Load the demo into an empty database (does nothing when accounts exist)."
+    help = "Load the demo (accounts and 30 days of traffic through the real pipeline) into an empty database."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--messages", type=int, default=20_000, help="About how many messages to replay.")
+
+    def handle(self, *args, messages, **options):
         if demo_is_loaded():
             self.stdout.write("Demo data already present; nothing loaded.")
         else:
-            demo_people_create()
-        self.stdout.write(
-            f"Console: http://127.0.0.1:8000/  operator login {DEMO_OPERATOR[0]} / {DEMO_OPERATOR[1]}"
-            f"  staff login {DEMO_STAFF[0]} / {DEMO_STAFF[1]}"
-        )
+            self.stdout.write(
+                f"Loading the demo: about {messages:,} messages over 30 days, through the pipeline…"
+            )
+            demo_load(target_messages=messages, out=self.stderr)
+        logins = [
+            f"{spec.operator[0]} / {spec.operator[1]} ({spec.name})" for spec in ACCOUNTS if spec.operator
+        ]
+        self.stdout.write("")
+        self.stdout.write("Console: http://127.0.0.1:8000/")
+        self.stdout.write(f"  operator login: {DEMO_OPERATOR[0]} / {DEMO_OPERATOR[1]}")
+        self.stdout.write("  other operators: " + ", ".join(logins[1:]))
+        self.stdout.write(f"  staff login:    {DEMO_STAFF[0]} / {DEMO_STAFF[1]}  (admin at /admin/)")
