@@ -9,6 +9,7 @@ from django.db import connection, transaction
 
 from intercepts.models import Intercept, InterceptEvent, InterceptRule, Scope
 from smsconsole import clock
+from smsconsole.bulk import rows_update
 from smsconsole.exceptions import NotFound, PermissionDenied
 
 
@@ -149,16 +150,16 @@ def intercepts_apply(
                 changed[key] = winner
             new_records[key] = winner
     if changed:
-        Intercept.objects.bulk_update(
-            changed.values(),
+        rows_update(
+            list(changed.values()),
             [
-                "account_id",
+                "account",
                 "return_code",
                 "reason",
                 "intercepted_at",
                 "expires_at",
                 "updated_at",
-                "source_message_id",
+                "source_message",
             ],
         )
 

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "delivery",
     "intercepts",
     "replies",
+    "benchmarks",
 ]
 
 MIDDLEWARE = [

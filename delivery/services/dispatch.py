@@ -25,6 +25,7 @@ from intercepts.models import Scope
 from intercepts.selectors import blocking_intercepts
 from replies.selectors import unsubscribed_pairs
 from smsconsole import clock
+from smsconsole.bulk import rows_update
 
 logger = logging.getLogger(__name__)
 
@@ -265,9 +266,10 @@ def _record_check_failures(failed: list[tuple[Message, CheckFailure]], *, now: d
         message.blocking_intercept_id = failure.blocking_intercept_id
         message.updated_at = now
         message.next_attempt_at = None
-    Message.objects.filter(status=MessageStatus.REQUESTING).bulk_update(
+    rows_update(
         [message for message, _ in failed],
-        ["status", "reason", "failure_detail", "blocking_intercept_id", "updated_at", "next_attempt_at"],
+        ["status", "reason", "failure_detail", "blocking_intercept", "updated_at", "next_attempt_at"],
+        where_in={"status": [MessageStatus.REQUESTING]},
     )
     MessageEvent.objects.bulk_create(
         MessageEvent(
@@ -349,9 +351,10 @@ def _record_accepted(channel: Channel, accepted: list[tuple[Message, str]], *, n
         message.channel_delivered_at = now
         message.updated_at = now
         message.next_attempt_at = None
-    Message.objects.filter(status=MessageStatus.REQUESTING).bulk_update(
+    rows_update(
         [message for message, _ in accepted],
         ["status", "channel", "channel_message_id", "channel_delivered_at", "updated_at", "next_attempt_at"],
+        where_in={"status": [MessageStatus.REQUESTING]},
     )
     MessageEvent.objects.bulk_create(
         MessageEvent(
@@ -412,8 +415,10 @@ def _record_unavailable(
                 },
             )
         )
-    Message.objects.filter(status=MessageStatus.REQUESTING).bulk_update(
-        messages, ["status", "reason", "failure_detail", "next_attempt_at", "updated_at"]
+    rows_update(
+        messages,
+        ["status", "reason", "failure_detail", "next_attempt_at", "updated_at"],
+        where_in={"status": [MessageStatus.REQUESTING]},
     )
     MessageEvent.objects.bulk_create(events)
     return report

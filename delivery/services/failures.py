@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from delivery.models import Message, MessageEvent, MessageStatus, Reason
 from intercepts.selectors import intercept_rules_by_code
 from intercepts.services import InterceptCause, intercepts_apply
+from smsconsole.bulk import rows_update
 
 
 @dataclass
@@ -39,9 +40,10 @@ def send_failures_record(*, failures: list[SendFailure], now: dt.datetime) -> No
         message.receipt_at = failure.receipt_at
         message.updated_at = now
         message.next_attempt_at = None
-    Message.objects.filter(status__in=[MessageStatus.REQUESTING, MessageStatus.AWAITING_RECEIPT]).bulk_update(
+    rows_update(
         [failure.message for failure in failures],
         ["status", "reason", "return_code", "failure_detail", "receipt_at", "updated_at", "next_attempt_at"],
+        where_in={"status": [MessageStatus.REQUESTING, MessageStatus.AWAITING_RECEIPT]},
     )
     events = [
         MessageEvent(

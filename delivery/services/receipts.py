@@ -33,6 +33,7 @@ from delivery.selectors import smpp_mappings
 from delivery.services.failures import SendFailure, send_failures_record
 from replies.services import replies_ingest
 from smsconsole import clock
+from smsconsole.bulk import rows_update
 
 logger = logging.getLogger(__name__)
 
@@ -252,8 +253,10 @@ def receipts_apply(*, channel: Channel, receipts: list[ReceiptItem], now: dt.dat
                 delivered[message.pk] = message
 
     MessageEvent.objects.bulk_create(events)
-    Message.objects.filter(status=MessageStatus.AWAITING_RECEIPT).bulk_update(
-        delivered.values(), ["status", "receipt_at", "updated_at"]
+    rows_update(
+        list(delivered.values()),
+        ["status", "receipt_at", "updated_at"],
+        where_in={"status": [MessageStatus.AWAITING_RECEIPT]},
     )
     send_failures_record(failures=failures, now=now)
     report.early = _store_early(channel, early, now=now)
@@ -369,7 +372,7 @@ def early_receipts_retry(*, batch_size: int = 1000) -> EarlyReceiptReport:
                     report.orphaned += 1
                 else:
                     report.waiting += 1
-            EarlyReceipt.objects.bulk_update(still, ["attempts", "last_attempt_at", "orphaned_at"])
+            rows_update(still, ["attempts", "last_attempt_at", "orphaned_at"])
     return report
 
 

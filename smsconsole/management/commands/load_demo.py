@@ -1,3 +1,5 @@
+from django.conf import settings
+
 from smsconsole.demo import ACCOUNTS, DEMO_OPERATOR, DEMO_STAFF, demo_is_loaded, demo_load
 from smsconsole.management.commands._base import ServiceCommand
 
@@ -9,6 +11,8 @@ class Command(ServiceCommand):
         parser.add_argument("--messages", type=int, default=20_000, help="About how many messages to replay.")
 
     def handle(self, *args, messages, **options):
+        # DEBUG renders and keeps every SQL statement; the replay runs a few hundred thousand.
+        settings.DEBUG = False
         if demo_is_loaded():
             self.stdout.write("Demo data already present; nothing loaded.")
         else:
