@@ -2,7 +2,13 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
@@ -11,10 +17,12 @@ from rest_framework.views import APIView
 
 from delivery.channels.base import signature_is_valid
 from delivery.channels.payloads import PayloadError
+from delivery.filters import MessageFilter
 from delivery.models import Channel, InboxItem, Message, MessageEvent
 from delivery.selectors import message_get_for_api
 from delivery.services.receipts import inbox_receive
 from delivery.services.submission import MAX_RECIPIENTS, messages_submit
+from smsconsole.api import filtered_page, filterset_parameters, page_response
 
 ERROR_RESPONSE = inline_serializer(
     "Error",
@@ -26,6 +34,10 @@ ERROR_RESPONSE = inline_serializer(
 )
 
 
+WEBHOOK_ACCEPTED = inline_serializer("WebhookAccepted", {"accepted": serializers.IntegerField()})
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
 class VariableValueField(serializers.Field):
     """A template variable: a string or a number."""
 
@@ -107,7 +119,39 @@ class MessageDetailSerializer(MessageSerializer):
         fields = [*MessageSerializer.Meta.fields, "send_log"]
 
 
+def list_response_serializer(name: str, row_serializer) -> serializers.Serializer:
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": row_serializer(many=True),
+        },
+    )
+
+
 class MessageCollectionView(APIView):
+    @extend_schema(
+        operation_id="messages_list",
+        summary="List messages (the console's status list)",
+        description=(
+            "The same filters as the console: phone, template_type, tag, sms_user, requested_from / "
+            "requested_to (at most 30 days back; default the last 24 hours), status and reason. "
+            "Pages by opaque cursor; a bad parameter is a 400 naming it."
+        ),
+        parameters=filterset_parameters(MessageFilter),
+        responses={200: list_response_serializer("MessagePage", MessageSerializer), 400: ERROR_RESPONSE},
+    )
+    def get(self, request):
+        page = filtered_page(
+            request,
+            filterset_class=MessageFilter,
+            time_field="requested_at",
+            list_key="api.messages",
+            select_related=["channel"],
+        )
+        return Response(page_response(request, page, MessageSerializer(page.object_list, many=True).data))
+
     @extend_schema(
         operation_id="messages_send",
         summary="Send messages",
@@ -220,7 +264,7 @@ class ReceiptWebhookView(ChannelWebhookView):
         auth=[],
         request={"application/json": OpenApiTypes.OBJECT, "text/plain": OpenApiTypes.STR},
         responses={
-            202: inline_serializer("WebhookAccepted", {"accepted": serializers.IntegerField()}),
+            202: WEBHOOK_ACCEPTED,
             400: ERROR_RESPONSE,
             401: ERROR_RESPONSE,
             404: OpenApiResponse(description="No channel with this code."),
@@ -240,7 +284,7 @@ class ReplyWebhookView(ChannelWebhookView):
         auth=[],
         request={"application/json": OpenApiTypes.OBJECT},
         responses={
-            202: inline_serializer("WebhookAccepted", {"accepted": serializers.IntegerField()}),
+            202: WEBHOOK_ACCEPTED,
             400: ERROR_RESPONSE,
             401: ERROR_RESPONSE,
             404: OpenApiResponse(description="No channel with this code."),

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 urlpatterns = [
     path("", include("delivery.api_urls")),
     path("", include("intercepts.api_urls")),
+    path("", include("replies.api_urls")),
     path(
         "schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"
     ),

@@ -3,6 +3,7 @@
 import datetime as dt
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from smsconsole.models import SmsUser, hash_api_key
@@ -50,3 +51,17 @@ class IsActiveSmsUser(permissions.BasePermission):
         if not sms_user.account.is_active:
             raise exceptions.PermissionDenied("This account is suspended.")
         return True
+
+
+class SmsUserKeyScheme(OpenApiAuthenticationExtension):
+    """Documents the API key in the OpenAPI schema."""
+
+    target_class = SmsUserKeyAuthentication
+    name = "SmsUserKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An SMS_USER's API key: `Authorization: Bearer <API key>`.",
+        }
