@@ -5,6 +5,15 @@ from django.utils.translation import ngettext
 from intercepts.models import Intercept, InterceptDeletion, InterceptEvent, InterceptRule
 from intercepts.services import intercepts_delete
 from smsconsole import clock
+from smsconsole.phone import InvalidPhoneNumber, phone_to_e164
+
+
+def search_term_as_phone(search_term: str) -> str:
+    """Staff type numbers as they read them (090-1234-5678); records hold E.164."""
+    try:
+        return phone_to_e164(search_term)
+    except InvalidPhoneNumber:
+        return search_term
 
 
 @admin.register(InterceptRule)
@@ -73,6 +82,9 @@ class InterceptAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, search_term_as_phone(search_term.strip()))
+
     def delete_model(self, request, obj):
         intercepts_delete(intercepts=[obj], source="admin", actor_user=request.user)
 
@@ -98,6 +110,9 @@ class InterceptEventAdmin(ReadOnlyAdmin):
     search_fields = ["=phone", "=intercept_id"]
     list_select_related = ["account", "actor_user", "actor_sms_user"]
     show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, search_term_as_phone(search_term.strip()))
 
 
 @admin.register(InterceptDeletion)

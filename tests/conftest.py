@@ -93,3 +93,18 @@ def english_outside_requests():
     """
     with translation.override("en"):
         yield
+
+
+def pytest_collection_modifyitems(items):
+    """Every transactional test starts from the migrated data.
+
+    A transactional test ends by flushing the database, rows seeded by migrations included
+    (intercept rules, default frequency rules, unsubscribe keywords, SMPP mappings), so without
+    this a transactional test would see them only if it happened to run first.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and "serialized_rollback" not in marker.kwargs:
+            item.add_marker(
+                pytest.mark.django_db(*marker.args, **marker.kwargs, serialized_rollback=True), append=False
+            )
