@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test install install-dev migrate demo lint bench clean
+.PHONY: run test install install-dev migrate demo lint bench clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ run: migrate
 test: install-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make screenshots: PNGs of every console page in docs/screenshots/ (needs `make run` serving first)
+screenshots: install-dev
+	$(BIN)/python scripts/screenshots.py --base-url http://$(HOST)
 
 lint: install-dev
 	$(BIN)/ruff check .

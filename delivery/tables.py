@@ -31,7 +31,7 @@ class MessageTable(ConsoleTable):
     id = tables.Column(
         verbose_name=_("ID"), linkify=("delivery:message-detail", {"message_id": tables.A("pk")})
     )
-    status = tables.Column(verbose_name=_("Status"))
+    status = tables.Column(verbose_name=_("Status"), attrs={"td": {"class": "wrap status-cell"}})
     sms_user = tables.Column(verbose_name=_("SMS_USER"), accessor="sms_user__name")
     segments = tables.Column(verbose_name=_("Message count"), attrs={"td": {"class": "num"}})
     phone = tables.Column(verbose_name=_("Recipient"))

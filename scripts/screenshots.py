@@ -41,7 +41,7 @@ def main() -> int:
         browser = playwright.chromium.launch(
             executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), headless=True, args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="en-US")
+        page = browser.new_page(viewport={"width": 1680, "height": 1000}, locale="en-US")
 
         def shot(name: str) -> None:
             path = out / f"{name}.png"
