@@ -8,7 +8,6 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 
 from delivery.models import (
-    STATUS_REASONS,
     FrequencyRule,
     KeywordFilter,
     Message,
@@ -143,10 +142,6 @@ def message_failure_advice(*, message: Message) -> FailureAdvice | None:
             return FailureAdvice(is_permanent=False, suggested_action="")
         return FailureAdvice(is_permanent=rule.is_permanent_failure, suggested_action=rule.suggested_action)
     return None
-
-
-def reasons_for_status(status: str) -> tuple:
-    return STATUS_REASONS.get(status, ())
 
 
 @dataclass(frozen=True)
