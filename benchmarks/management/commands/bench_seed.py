@@ -86,6 +86,8 @@ class Command(BaseCommand):
             return
         channel, _ = Channel.objects.get_or_create(code="bench-sim", defaults={"kind": "simulator"})
         started = time.perf_counter()
+        # Building the secondary indexes once at the end is many times faster than growing them row by row.
+        indexes = self._drop_secondary_indexes("delivery_message")
         next_id = 1
         for slug, share in ACCOUNT_SHARES:
             account = Account.objects.create(slug=slug, name=slug, default_channel=channel)
@@ -124,15 +126,33 @@ class Command(BaseCommand):
             next_id += count
             self._replies_and_intercepts(account, count)
         with connection.cursor() as cursor:
+            for definition in indexes:
+                self.stdout.write(f"  {definition[:90]}…")
+                cursor.execute(definition)
             cursor.execute("ANALYZE")
         self.stdout.write(f"Seeded {messages:,} messages in {time.perf_counter() - started:.0f} s.")
+
+    def _drop_secondary_indexes(self, table):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT i.indexname, i.indexdef FROM pg_indexes i
+                WHERE i.tablename = %s AND NOT EXISTS (
+                    SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
+                """,
+                [table],
+            )
+            rows = cursor.fetchall()
+            for name, _ in rows:
+                cursor.execute(f'DROP INDEX "{name}"')
+        return [definition for _, definition in rows]
 
     def _replies_and_intercepts(self, account, count):
         with connection.cursor() as cursor:
             cursor.execute(
                 """
                 INSERT INTO replies_reply (account_id, tag, phone, carrier, content, received_at, is_unsubscribe, is_optout_like)
-                SELECT %s, 'sale', '+8180' || lpad(((g * 104729) %% 90000000 + 10000000)::text, 8, '0'), 'NTT docomo',
+                SELECT %s, 'sale', '+8180' || lpad(((g::bigint * 104729) %% 90000000 + 10000000)::text, 8, '0'), 'NTT docomo',
                        'Thanks ' || g, now() - random() * interval '30 days', false, g %% 50 = 0
                 FROM generate_series(1, %s) AS g
                 """,
