@@ -71,22 +71,30 @@ class MessageListView(KeysetListView):
                     {
                         "label": Reason(row["reason"]).label,
                         "count": row["count"],
+                        "count_label": count_label(row["count"], row["is_capped"]),
                         "url": f"?{reason_query.urlencode()}",
                         "is_active": cleaned.get("status") in ("", status.value)
                         and cleaned.get("reason") == row["reason"],
                     }
                 )
+            count = sum(row["count"] for row in status_rows)
             facets.append(
                 {
                     "status": status.value,
                     "label": status.label,
-                    "count": sum(row["count"] for row in status_rows),
+                    "count": count,
+                    "count_label": count_label(count, any(row["is_capped"] for row in status_rows)),
                     "url": f"?{status_query.urlencode()}",
                     "is_active": cleaned.get("status") == status.value and not cleaned.get("reason"),
                     "reasons": reasons,
                 }
             )
         return facets
+
+
+def count_label(count: int, is_capped: bool) -> str:
+    """1,234, or 100,000+ when counting stopped at the cap."""
+    return f"{count:,}+" if is_capped else f"{count:,}"
 
 
 def message_csv_columns(zone_name: str):
