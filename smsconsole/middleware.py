@@ -1,6 +1,7 @@
 """Resolve the console's account once per request and show times in its zone."""
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import timezone, translation
 from django.utils.functional import SimpleLazyObject
 
 from smsconsole.selectors import console_account_for
@@ -25,3 +26,27 @@ def _is_console_request(request) -> bool:
     # The API and admin have their own ways of naming the account; only the console uses this one.
     user = getattr(request, "user", None)
     return bool(user and user.is_authenticated) and not request.path.startswith(("/api/", "/admin/"))
+
+
+
+class ApiLanguageMiddleware:
+    """API clients are programs: they get English unless the request names a language.
+
+    The console defaults to Japanese, and LocaleMiddleware would hand that to a script that never
+    asked for it. Runs after LocaleMiddleware, which still honours Accept-Language and the cookie.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        names_a_language = (
+            "HTTP_ACCEPT_LANGUAGE" in request.META or settings.LANGUAGE_COOKIE_NAME in request.COOKIES
+        )
+        if names_a_language or not request.path.startswith("/api/"):
+            return self.get_response(request)
+        with translation.override("en"):
+            request.LANGUAGE_CODE = "en"
+            response = self.get_response(request)
+        response.headers["Content-Language"] = "en"
+        return response

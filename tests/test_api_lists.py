@@ -178,3 +178,14 @@ def test_schema_documents_the_list_parameters(client):
         "received_to",
     }
     assert "SmsUserKey" in schema["components"]["securitySchemes"]
+
+
+def test_errors_are_english_unless_the_client_asks_for_a_language(api):
+    # The console defaults to Japanese; a script that never asked must not get it.
+    english = api.get("/api/v1/messages", {"status": "lost"})
+    japanese = api.get("/api/v1/messages", {"status": "lost"}, HTTP_ACCEPT_LANGUAGE="ja")
+
+    assert english.headers["Content-Language"] == "en"
+    assert "Select a valid choice" in english.json()["errors"]["status"][0]
+    assert japanese.headers["Content-Language"] == "ja"
+    assert "Select a valid choice" not in japanese.json()["errors"]["status"][0]
