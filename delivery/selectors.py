@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 
 from delivery.models import (
+    STATUS_REASONS,
     FrequencyRule,
     KeywordFilter,
     Message,
@@ -16,7 +17,6 @@ from delivery.models import (
     MessageStatus,
     Reason,
     SmppErrorMapping,
-    STATUS_REASONS,
 )
 from intercepts.selectors import intercept_events_for_phone, intercept_rule_get
 from replies.selectors import reply_list_for_phone, unsubscribe_list_for_phone

@@ -28,7 +28,6 @@ def _is_console_request(request) -> bool:
     return bool(user and user.is_authenticated) and not request.path.startswith(("/api/", "/admin/"))
 
 
-
 class ApiLanguageMiddleware:
     """API clients are programs: they get English unless the request names a language.
 
