@@ -38,6 +38,18 @@ test: install-dev
 screenshots: install-dev
 	$(BIN)/python scripts/screenshots.py --base-url http://$(HOST)
 
+## make bench: seed BENCH_DATABASE_URL with 5M messages (once) and print the hot paths' timings
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/smsbench
+BENCH_MESSAGES ?= 5000000
+bench: install
+	@# The default database is created when missing; another BENCH_DATABASE_URL must exist already.
+	psql "$(BENCH_DATABASE_URL)" -c "SELECT 1" >/dev/null 2>&1 || createdb -h 127.0.0.1 -U postgres smsbench
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --verbosity 0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_seed --messages $(BENCH_MESSAGES)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_lists
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_pipeline
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_expiry --expired 1000000
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
