@@ -279,8 +279,12 @@ class Message(models.Model):
             models.Index(fields=["account", "-requested_at", "-id"], name="msg_account_time"),
             # Phone filter, a number's thread, frequency counts and attaching replies (any account).
             models.Index(fields=["phone", "-requested_at", "-id"], name="msg_phone_time"),
+            # The included columns let the per-status counts under a template type, tag or SMS_USER
+            # filter read the index alone (PostgreSQL; other databases build it without them).
             models.Index(
-                fields=["account", "status", "reason", "-requested_at", "-id"], name="msg_status_time"
+                fields=["account", "status", "reason", "-requested_at", "-id"],
+                include=["template_type", "tag", "sms_user"],
+                name="msg_status_time",
             ),
             models.Index(fields=["account", "template_type", "-requested_at", "-id"], name="msg_type_time"),
             models.Index(fields=["account", "tag", "-requested_at", "-id"], name="msg_tag_time"),

@@ -37,11 +37,16 @@ class MessageListView(KeysetListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["status_facets"] = (
-            self.status_facets(message_status_counts(queryset=self.filterset.facet_queryset()))
-            if self.filterset.is_valid()
-            else []
-        )
+        context["status_facets"] = []
+        if self.filterset.is_valid():
+            rows = message_status_counts(
+                queryset=self.filterset.facet_queryset(), exact=self.request.GET.get("counts") == "exact"
+            )
+            context["status_facets"] = self.status_facets(rows)
+            if any(row["is_capped"] for row in rows):
+                query = self.request.GET.copy()
+                query["counts"] = "exact"
+                context["exact_counts_url"] = f"?{query.urlencode()}"
         context["tag_suggestions"] = message_tag_suggestions(account=self.account)
         return context
 

@@ -1,5 +1,7 @@
 """Phone numbers: one normaliser for storage, API input and console filters."""
 
+import functools
+
 import phonenumbers
 
 
@@ -21,6 +23,9 @@ def phone_to_e164(raw: str, *, default_region: str = "JP") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Parsing and formatting with phonenumbers costs about as much as rendering the rest of a table
+# row; list pages and exports show the same numbers over and over.
+@functools.lru_cache(maxsize=65536)
 def phone_display(e164: str) -> str:
     """The international format a person reads (+81 90-1234-5678)."""
     try:

@@ -347,19 +347,23 @@ def test_counts_are_one_group_by_query(operator_client, account, django_assert_m
 
 
 @pytest.mark.django_db
-def test_counts_past_the_cap_read_as_at_least(operator_client, account, monkeypatch):
+def test_counts_past_the_cap_read_as_at_least_and_can_be_made_exact(operator_client, account, monkeypatch):
     monkeypatch.setattr("delivery.selectors.STATUS_COUNT_CAP", 2)
     for _ in range(3):
         MessageFactory(account=account, status="delivered")
     MessageFactory(account=account, status="send_failed", reason="busy", return_code=530)
     MessageFactory(account=account, status="send_failed", reason="busy", return_code=530)
 
-    response = operator_client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
+    response = operator_client.get(URL, {"tag": ""}, HTTP_ACCEPT_LANGUAGE="en")
 
     facets = {facet["status"]: facet for facet in response.context["status_facets"]}
     assert facets["delivered"]["count_label"] == "2+"
     assert facets["send_failed"]["count_label"] == "2"
     assert "Delivered <strong>2+</strong>" in response.content.decode()
+    exact = operator_client.get(URL + response.context["exact_counts_url"], HTTP_ACCEPT_LANGUAGE="en")
+    facets = {facet["status"]: facet for facet in exact.context["status_facets"]}
+    assert facets["delivered"]["count_label"] == "3"
+    assert "exact_counts_url" not in exact.context
 
 
 @pytest.mark.django_db
