@@ -42,7 +42,7 @@ class HttpChannel:
         try:
             answer = response.json()
             accepted = [
-                Accepted(ref=int(item["ref"]), channel_message_id=str(item["id"]))
+                Accepted(ref=int(item["ref"]), channel_message_id=str(item.get("id") or ""))
                 for item in answer.get("accepted", [])
             ]
             rejected = [
@@ -51,8 +51,9 @@ class HttpChannel:
             ]
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ChannelUnavailable(f"unreadable answer: {response.text[:300]}") from exc
-        # Refs the carrier did not mention stay unanswered: the caller retries them.
+        # Refs the carrier did not mention stay unanswered: the caller retries them. An accepted
+        # message with an unusable id is still accepted: dispatch records it, never resends it.
         return SendResult(
-            accepted=[a for a in accepted if a.ref in refs and a.channel_message_id],
+            accepted=[a for a in accepted if a.ref in refs],
             rejected=[r for r in rejected if r.ref in refs],
         )

@@ -7,18 +7,28 @@ its send log. A channel that is down leaves messages `requesting` with a later a
 
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from delivery.channels import ChannelUnavailable, adapter_for
-from delivery.channels.base import Outbound
+from delivery.channels.base import Outbound, Rejected
 from delivery.content import keyword_matcher
-from delivery.models import Channel, Message, MessageEvent, MessageStatus, Reason
+from delivery.models import (
+    RETURN_CODE_MAX,
+    RETURN_CODE_MIN,
+    Channel,
+    Message,
+    MessageEvent,
+    MessageStatus,
+    Reason,
+    ReturnCode,
+)
 from delivery.selectors import frequency_rules_for, handed_times
 from delivery.services.failures import SendFailure, send_failures_record
 from intercepts.models import Scope
@@ -33,6 +43,7 @@ logger = logging.getLogger(__name__)
 CLAIM_LEASE = dt.timedelta(minutes=5)
 MAX_SEGMENTS = 10
 CHANNEL_BATCH_SIZE = 100
+CHANNEL_MESSAGE_ID_MAX_LENGTH = Message._meta.get_field("channel_message_id").max_length
 
 
 def retry_delay(attempt: int) -> dt.timedelta:
@@ -80,10 +91,16 @@ def messages_dispatch(*, message_ids: list[int]) -> DispatchReport:
     return report
 
 
-def due_messages_dispatch(*, max_batches: int = 100) -> DispatchReport:
-    """Dispatch every requesting message whose attempt time has come (first tries and retries)."""
+# A run stops claiming new batches after this long, well inside the task's time limit, so that
+# the limit never interrupts a batch between handing it to a channel and recording the answer.
+DISPATCH_RUN_SECONDS = 120
+
+
+def due_messages_dispatch(*, max_seconds: float = DISPATCH_RUN_SECONDS) -> DispatchReport:
+    """Dispatch requesting messages whose attempt time has come (first tries and retries)."""
     report = DispatchReport()
-    for _ in range(max_batches):
+    deadline = time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
         claimed = _claim(now=clock.now(), message_ids=None)
         if not claimed:
             break
@@ -96,16 +113,42 @@ def _claim(*, now: dt.datetime, message_ids: list[int] | None) -> list[int]:
         due = Message.objects.filter(status=MessageStatus.REQUESTING, next_attempt_at__lte=now)
         if message_ids is not None:
             due = due.filter(pk__in=message_ids)
-        claimed = list(
+        rows = list(
             due.select_for_update(skip_locked=True)
             .order_by("next_attempt_at", "id")
-            .values_list("id", flat=True)[: settings.SMS_DISPATCH_BATCH_SIZE]
+            .values_list("id", "dispatch_attempts")[: settings.SMS_DISPATCH_BATCH_SIZE]
         )
+        # A message whose attempts all ended without an answer being recorded (a worker killed
+        # each time) fails here, instead of coming back every time its lease lapses.
+        exhausted = [pk for pk, attempts in rows if attempts >= settings.SMS_DISPATCH_MAX_ATTEMPTS]
+        claimed = [pk for pk, attempts in rows if attempts < settings.SMS_DISPATCH_MAX_ATTEMPTS]
+        if exhausted:
+            _record_attempts_exhausted(exhausted, now=now)
         if claimed:
             Message.objects.filter(pk__in=claimed).update(
                 next_attempt_at=now + CLAIM_LEASE, dispatch_attempts=F("dispatch_attempts") + 1
             )
     return claimed
+
+
+def _record_attempts_exhausted(message_ids: list[int], *, now: dt.datetime) -> None:
+    cause = f"gave up after {settings.SMS_DISPATCH_MAX_ATTEMPTS} attempts without a recorded answer"
+    Message.objects.filter(pk__in=message_ids, status=MessageStatus.REQUESTING).update(
+        status=MessageStatus.PROCESSING_FAILED,
+        reason=Reason.OTHER,
+        failure_detail=cause,
+        next_attempt_at=None,
+        updated_at=now,
+    )
+    MessageEvent.objects.bulk_create(
+        MessageEvent(
+            message_id=pk,
+            at=now,
+            kind=MessageEvent.Kind.CHECK_FAILED,
+            detail={"reason": Reason.OTHER, "cause": cause},
+        )
+        for pk in message_ids
+    )
 
 
 def _dispatch_claimed(message_ids: list[int]) -> DispatchReport:
@@ -301,35 +344,92 @@ def _describe(failure: CheckFailure) -> str:
     return ""
 
 
+@dataclass
+class ChannelAnswer:
+    """A channel's answer to one batch, checked so that recording it cannot fail."""
+
+    accepted: list[tuple[Message, str]]
+    rejected: list[tuple[Message, Rejected]]
+    # Accepted, but with an id we cannot store (missing, too long, given twice or already in use):
+    # sent, so never sent again, but its receipts cannot be matched.
+    untracked: list[tuple[Message, str]]
+    unanswered: list[Message]
+    error: str
+
+
+def _checked_answer(channel: Channel, messages: list[Message], result, error: str) -> ChannelAnswer:
+    by_ref = {m.pk: m for m in messages}
+    answer = ChannelAnswer(accepted=[], rejected=[], untracked=[], unanswered=[], error=error)
+    if result is None:
+        answer.unanswered = list(messages)
+        return answer
+    mentions = [a.ref for a in result.accepted] + [r.ref for r in result.rejected]
+    ambiguous = {ref for ref in mentions if mentions.count(ref) > 1}
+    ids = [a.channel_message_id for a in result.accepted]
+    in_use = set(
+        Message.objects.filter(channel=channel, channel_message_id__in=ids).values_list(
+            "channel_message_id", flat=True
+        )
+    )
+    for item in result.accepted:
+        if item.ref not in by_ref or item.ref in ambiguous:
+            continue
+        usable = (
+            item.channel_message_id
+            and len(item.channel_message_id) <= CHANNEL_MESSAGE_ID_MAX_LENGTH
+            and ids.count(item.channel_message_id) == 1
+            and item.channel_message_id not in in_use
+        )
+        (answer.accepted if usable else answer.untracked).append((by_ref[item.ref], item.channel_message_id))
+    for item in result.rejected:
+        if item.ref not in by_ref or item.ref in ambiguous:
+            continue
+        if not RETURN_CODE_MIN <= item.code <= RETURN_CODE_MAX:
+            item = Rejected(
+                ref=item.ref, code=ReturnCode.OTHER, detail=f"carrier code {item.code}: {item.detail}"
+            )
+        answer.rejected.append((by_ref[item.ref], item))
+    answered = {m.pk for m, _ in answer.accepted + answer.rejected + answer.untracked}
+    answer.unanswered = [m for m in messages if m.pk not in answered]
+    if answer.unanswered:
+        answer.error = "the channel's answer did not mention these messages (or mentioned them twice)"
+    return answer
+
+
 def _hand_to_channel(channel: Channel, messages: list[Message]) -> DispatchReport:
     report = DispatchReport()
     adapter = adapter_for(channel)
     outbound = [Outbound(ref=m.pk, to=m.phone, content=m.content, segments=m.segments) for m in messages]
     try:
-        result = adapter.send(outbound)
-        error = None
+        result, error = adapter.send(outbound), ""
     except ChannelUnavailable as exc:
         result, error = None, str(exc)
     now = clock.now()
-    by_ref = {m.pk: m for m in messages}
-    accepted = [(by_ref[a.ref], a.channel_message_id) for a in result.accepted] if result else []
-    rejected = [(by_ref[r.ref], r) for r in result.rejected] if result else []
-    answered = {m.pk for m, _ in accepted} | {m.pk for m, _ in rejected}
-    unanswered = [m for m in messages if m.pk not in answered]
-    if result and unanswered:
-        error = "the channel's answer did not mention these messages"
+    answer = _checked_answer(channel, messages, result, error)
+    accepted, rejected = answer.accepted, answer.rejected
 
-    with transaction.atomic():
-        _record_accepted(channel, accepted, now=now)
-        send_failures_record(
-            failures=[
-                SendFailure(message=m, return_code=r.code, detail=r.detail, failed_at=now, source="channel")
-                for m, r in rejected
-            ],
-            now=now,
-        )
-        report.add(_record_unavailable(channel, unanswered, error=error or "", now=now))
-    report.handed += len(accepted)
+    try:
+        with transaction.atomic():
+            _record_accepted(channel, accepted, now=now)
+            _record_untracked(channel, answer.untracked, now=now)
+            send_failures_record(
+                failures=[
+                    SendFailure(
+                        message=m, return_code=r.code, detail=r.detail, failed_at=now, source="channel"
+                    )
+                    for m, r in rejected
+                ],
+                now=now,
+            )
+            report.add(_record_unavailable(channel, answer.unanswered, error=answer.error, now=now))
+    except DatabaseError as exc:
+        # The channel has the batch; leaving it `requesting` would send it again when the claim
+        # lapses. Fail it visibly instead: the operator decides whether to send again.
+        logger.exception("recording channel %s's answer failed", channel.code)
+        _record_outcome_unknown(channel, messages, error=f"{type(exc).__name__}: {exc}", now=now)
+        report.processing_failed += len(messages)
+        return report
+    report.handed += len(accepted) + len(answer.untracked)
     report.rejected += len(rejected)
     if accepted and channel.kind == Channel.Kind.SIMULATOR:
         outbound_by_ref = {o.ref: o for o in outbound}
@@ -339,7 +439,9 @@ def _hand_to_channel(channel: Channel, messages: list[Message]) -> DispatchRepor
             latest=timezone.now(),  # the wall clock: a replayed (demo) past is not capped at its own now
         )
         if payload["receipts"]:
-            transaction.on_commit(lambda: _queue_simulated_webhook(channel.pk, "receipts", payload))
+            transaction.on_commit(
+                lambda: _queue_simulated_webhook(channel.pk, "receipts", payload), robust=True
+            )
     return report
 
 
@@ -365,6 +467,66 @@ def _record_accepted(channel: Channel, accepted: list[tuple[Message, str]], *, n
         )
         for message, channel_message_id in accepted
     )
+
+
+def _record_untracked(channel: Channel, untracked: list[tuple[Message, str]], *, now: dt.datetime) -> None:
+    for message, _ in untracked:
+        message.status = MessageStatus.AWAITING_RECEIPT
+        message.channel = channel
+        message.channel_delivered_at = now
+        message.updated_at = now
+        message.next_attempt_at = None
+    rows_update(
+        [message for message, _ in untracked],
+        ["status", "channel", "channel_delivered_at", "updated_at", "next_attempt_at"],
+        where_in={"status": [MessageStatus.REQUESTING]},
+    )
+    MessageEvent.objects.bulk_create(
+        MessageEvent(
+            message=message,
+            at=now,
+            kind=MessageEvent.Kind.CHANNEL_ERROR,
+            detail={
+                "channel": channel.code,
+                "error": "accepted with an id that cannot be used (missing, too long, given twice "
+                "or already in use); receipts for this message cannot be matched",
+                "channel_message_id": str(channel_message_id)[:200],
+            },
+        )
+        for message, channel_message_id in untracked
+    )
+
+
+def _record_outcome_unknown(
+    channel: Channel, messages: list[Message], *, error: str, now: dt.datetime
+) -> None:
+    detail = f"handed to channel {channel.code}, but its answer could not be recorded: {error}"[:1000]
+    with transaction.atomic():
+        still_requesting = list(
+            Message.objects.select_for_update().filter(
+                pk__in=[m.pk for m in messages], status=MessageStatus.REQUESTING
+            )
+        )
+        for message in still_requesting:
+            message.status = MessageStatus.PROCESSING_FAILED
+            message.reason = Reason.OTHER
+            message.failure_detail = detail
+            message.next_attempt_at = None
+            message.updated_at = now
+        rows_update(
+            still_requesting,
+            ["status", "reason", "failure_detail", "next_attempt_at", "updated_at"],
+            where_in={"status": [MessageStatus.REQUESTING]},
+        )
+        MessageEvent.objects.bulk_create(
+            MessageEvent(
+                message=message,
+                at=now,
+                kind=MessageEvent.Kind.CHECK_FAILED,
+                detail={"reason": Reason.OTHER, "cause": detail},
+            )
+            for message in still_requesting
+        )
 
 
 def _record_unavailable(

@@ -68,7 +68,8 @@ def inbox_receive(*, channel: Channel, kind: str, body: bytes, content_type: str
             item_count=len(items),
             received_at=clock.now(),
         )
-        transaction.on_commit(_queue_ingest)
+        # Robust: the body is stored; beat drains the inbox if queueing its task fails.
+        transaction.on_commit(_queue_ingest, robust=True)
     return item
 
 

@@ -78,7 +78,10 @@ def messages_submit(
             for message in messages
         )
         message_ids = [message.pk for message in messages]
-        transaction.on_commit(lambda: _queue_dispatch(message_ids))
+        # Robust: the messages are stored and beat dispatches them anyway; a broker outage (or, with
+        # no broker, a failure inside the eager dispatch) must not turn the 202 into a 500 that
+        # the client answers by submitting again.
+        transaction.on_commit(lambda: _queue_dispatch(message_ids), robust=True)
     return messages
 
 

@@ -139,3 +139,95 @@ def test_a_channel_down_for_good_fails_the_message_as_other_eventually(api, temp
     assert message.status == MessageStatus.PROCESSING_FAILED and message.reason == Reason.OTHER
     assert "unavailable after 3 attempts" in message.failure_detail
     assert events(message).count("channel_error") == 3
+
+
+def test_a_rejection_code_outside_the_return_codes_fails_as_other_with_the_carriers_code(
+    api, template, carrier
+):
+    carrier.mode = "scripted"
+    carrier.script = lambda messages: {
+        "accepted": [],
+        "rejected": [{"ref": m["ref"], "code": 600, "detail": "NO ROUTE"} for m in messages],
+    }
+    [message] = send(api, template, "+819011110001")
+    assert message.status == MessageStatus.SEND_FAILED
+    assert (message.return_code, message.reason) == (590, Reason.OTHER)
+    assert message.failure_detail == "carrier code 600: NO ROUTE"
+
+
+@pytest.mark.parametrize(
+    "bad_ids",
+    [
+        pytest.param(lambda refs: ["same", "same"], id="one id for two messages"),
+        pytest.param(lambda refs: ["x" * 65, "ok-2"], id="an id longer than we store"),
+        pytest.param(lambda refs: ["", "ok-2"], id="an empty id"),
+    ],
+)
+def test_accepted_with_an_unusable_id_is_never_sent_again(api, template, carrier, bad_ids):
+    carrier.mode = "scripted"
+    carrier.script = lambda messages: {
+        "accepted": [
+            {"ref": m["ref"], "id": channel_id}
+            for m, channel_id in zip(messages, bad_ids([m["ref"] for m in messages]), strict=True)
+        ],
+        "rejected": [],
+    }
+    first, second = send(api, template, "+819011110001", "+819011110002")
+    for minutes in (10, 60):
+        dispatch_later(minutes)
+    assert len(carrier.received) == 2  # handed over once each, never again
+    for message in (first, second):
+        message.refresh_from_db()
+        assert message.status == MessageStatus.AWAITING_RECEIPT
+    untracked = [m for m in (first, second) if m.channel_message_id is None]
+    assert untracked
+    for message in untracked:
+        assert events(message)[-1] == "channel_error"
+        assert "cannot be matched" in message.events.get(kind="channel_error").detail["error"]
+
+
+def test_an_id_the_channel_already_gave_another_message_is_not_stored_twice(api, template, carrier):
+    [earlier] = send(api, template, "+819011110001")
+    carrier.mode = "scripted"
+    carrier.script = lambda messages: {
+        "accepted": [{"ref": m["ref"], "id": f"c-{earlier.pk}"} for m in messages]
+    }
+    [later] = send(api, template, "+819011110002")
+    dispatch_later(10)
+    later.refresh_from_db()
+    assert later.status == MessageStatus.AWAITING_RECEIPT and later.channel_message_id is None
+    assert Message.objects.get(pk=earlier.pk).channel_message_id == f"c-{earlier.pk}"
+
+
+def test_an_answer_that_cannot_be_recorded_fails_the_batch_instead_of_sending_it_again(
+    api, template, carrier, monkeypatch
+):
+    from django.db import DatabaseError
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr("delivery.services.dispatch._record_accepted", broken)
+    [message] = send(api, template, "+819011110001")
+    monkeypatch.undo()
+    dispatch_later(10)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.PROCESSING_FAILED and message.reason == Reason.OTHER
+    assert "could not be recorded: DatabaseError: disk full" in message.failure_detail
+    assert carrier.refs() == [message.pk]
+
+
+def test_a_message_whose_attempts_all_ended_unrecorded_fails_at_its_next_claim(
+    api, template, carrier, settings
+):
+    settings.SMS_DISPATCH_MAX_ATTEMPTS = 2
+    carrier.mode = "error"
+    [message] = send(api, template, "+819011110001")
+    # As if a worker had died after each claim: the lease lapsed with nothing recorded.
+    Message.objects.filter(pk=message.pk).update(dispatch_attempts=2, next_attempt_at=timezone.now())
+    carrier.mode = "accept"
+    dispatch_later(1)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.PROCESSING_FAILED and message.reason == Reason.OTHER
+    assert "gave up after 2 attempts" in message.failure_detail
+    assert carrier.refs() == []

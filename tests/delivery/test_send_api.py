@@ -198,3 +198,14 @@ def test_openapi_schema_documents_every_endpoint(client):
     assert "/api/v1/channels/{code}/receipts" in paths
     assert "/api/v1/channels/{code}/replies" in paths
     assert "delete" in paths["/api/v1/intercepts/{intercept_id}"]
+
+
+def test_a_dispatch_that_fails_after_the_commit_still_answers_202(api, template, monkeypatch):
+    # The messages are stored; a 500 here would make the client submit them a second time.
+    def broken(**kwargs):
+        raise RuntimeError("broker unreachable")
+
+    monkeypatch.setattr("delivery.services.dispatch.messages_dispatch", broken)
+    [message] = send(api, template, "+819011110001")
+    assert message.status == MessageStatus.REQUESTING
+    assert events(message) == ["requested"]

@@ -10,12 +10,14 @@ from delivery.channels.base import signature_is_valid
 
 class FakeCarrier:
     """Answers like a carrier. `mode`: "accept", "reject" (code 520), "error" (HTTP 500), "slow"
-    (answers after `delay` seconds), "partial" (answers only the first ref). Records what it got."""
+    (answers after `delay` seconds), "partial" (answers only the first ref), "scripted" (answers
+    `script(messages)`, for answers a careless carrier might give). Records what it got."""
 
     def __init__(self, secret: str):
         self.secret = secret
         self.mode = "accept"
         self.delay = 0.0
+        self.script = None
         self.received: list[dict] = []  # each message as sent, per accepted request
         self.bad_signatures = 0
         carrier = self
@@ -31,6 +33,9 @@ class FakeCarrier:
                 if carrier.mode == "error":
                     return self._answer(500, {"error": "internal"})
                 messages = json.loads(body)["messages"]
+                if carrier.mode == "scripted":
+                    carrier.received.extend(messages)
+                    return self._answer(200, carrier.script(messages))
                 if carrier.mode == "reject":
                     return self._answer(
                         200,
