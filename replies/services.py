@@ -62,7 +62,7 @@ def replies_ingest(*, channel, replies: list[ReplyItem], now: dt.datetime) -> in
         return 0
     keywords = {strip_punctuation_and_space(normalize_for_matching(w)) for w in unsubscribe_keywords()}
     keywords.discard("")
-    sent_to = _messages_by_phone(replies)
+    sent_to = _messages_by_phone(channel, replies)
     fingerprints = {reply_fingerprint(channel.pk, item): item for item in replies}
     known = set(Reply.objects.filter(fingerprint__in=fingerprints).values_list("fingerprint", flat=True))
 
@@ -116,11 +116,14 @@ def replies_ingest(*, channel, replies: list[ReplyItem], now: dt.datetime) -> in
     return len(new_replies)
 
 
-def _messages_by_phone(replies: list[ReplyItem]) -> dict[str, list[Message]]:
+def _messages_by_phone(channel, replies: list[ReplyItem]) -> dict[str, list[Message]]:
+    # Only messages this channel carried: a reply to account A's message must never reach (or
+    # unsubscribe the number from) account B, which wrote to the number through another channel.
     earliest = min(item.received_at for item in replies) - REPLY_LOOKBACK
     latest = max(item.received_at for item in replies)
     candidates = (
         Message.objects.filter(
+            channel=channel,
             phone__in={item.phone for item in replies},
             requested_at__gte=earliest,
             requested_at__lte=latest,

@@ -9,7 +9,7 @@ from delivery.models import MessageStatus, Reason
 from replies.models import Reply, Unsubscribe
 from replies.services import is_unsubscribe, looks_like_optout
 from smsconsole.text import normalize_for_matching, strip_punctuation_and_space
-from tests.factories import TemplateFactory, UnsubscribeKeywordFactory
+from tests.factories import ChannelFactory, TemplateFactory, UnsubscribeKeywordFactory
 from tests.pipeline.helpers import events, post_webhook, send
 
 pytestmark = pytest.mark.django_db
@@ -95,6 +95,25 @@ def test_reply_goes_to_the_account_that_sent_last(api, other_api, account, other
     post_replies(simulator, reply("earlier answer", at=later - dt.timedelta(minutes=1)))
     assert Reply.objects.get(content="who is this?").account == other_account
     assert Reply.objects.get(content="earlier answer").account == account
+
+
+def test_a_reply_only_answers_messages_its_channel_carried(
+    api, other_api, account, other_account, simulator, sent
+):
+    # Bob wrote to the number later, through another carrier. A STOP arriving on Alice's channel
+    # answers Alice's message: it must not reach Bob or unsubscribe the number from Bob's list.
+    other_account.default_channel = ChannelFactory(code="other-sim")
+    other_account.save()
+    from smsconsole import clock
+
+    later = timezone.now() + dt.timedelta(minutes=5)
+    with clock.frozen(later):
+        send(other_api, TemplateFactory(account=other_account, body="hello"), PHONE)
+    post_replies(simulator, reply("STOP", at=later + dt.timedelta(minutes=1)))
+
+    stored = Reply.objects.get()
+    assert (stored.account, stored.message) == (account, sent)
+    assert list(Unsubscribe.objects.values_list("account__slug", flat=True)) == [account.slug]
 
 
 def test_reply_matching_no_message_is_kept_for_staff(simulator):
