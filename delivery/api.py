@@ -37,6 +37,10 @@ ERROR_RESPONSE = inline_serializer(
 WEBHOOK_ACCEPTED = inline_serializer("WebhookAccepted", {"accepted": serializers.IntegerField()})
 
 
+MAX_VARIABLE_LENGTH = 2000
+MAX_VARIABLES = 100
+
+
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
 class VariableValueField(serializers.Field):
     """A template variable: a string or a number."""
@@ -44,6 +48,13 @@ class VariableValueField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, str | int | float):
             raise serializers.ValidationError("must be a string or a number")
+        if isinstance(data, str):
+            # Ten segments is at most 1,530 characters: a longer value can only make a message that
+            # fails the content check, and an unbounded one would make a row the database refuses.
+            if len(data) > MAX_VARIABLE_LENGTH:
+                raise serializers.ValidationError(f"at most {MAX_VARIABLE_LENGTH} characters")
+            if "\x00" in data:
+                raise serializers.ValidationError("must not contain NUL characters")
         return data
 
     def to_representation(self, value):
@@ -55,6 +66,13 @@ class RecipientSerializer(serializers.Serializer):
         max_length=32, help_text="E.164 (+819012345678) or national in the account's region."
     )
     vars = serializers.DictField(child=VariableValueField(), required=False, default=dict)
+
+    def validate_vars(self, value):
+        if len(value) > MAX_VARIABLES:
+            raise serializers.ValidationError(f"at most {MAX_VARIABLES} variables")
+        if any(len(name) > 64 for name in value):
+            raise serializers.ValidationError("variable names are at most 64 characters")
+        return value
 
 
 class SendRequestSerializer(serializers.Serializer):

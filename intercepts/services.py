@@ -98,7 +98,8 @@ def intercepts_apply(
         rule = rules.get(cause.return_code)
         if rule is None or not rule.intercepts:
             continue
-        expires_at = cause.failed_at + rule.duration
+        # A carrier clock running ahead must not lengthen an intercept: it runs from now at the latest.
+        expires_at = min(cause.failed_at, now) + rule.duration
         if expires_at <= now:
             continue
         wanted.append((_record_key(cause.phone, rule.scope, cause.account_id), cause, rule, expires_at))

@@ -15,6 +15,7 @@ DEFAULT_PERIOD = dt.timedelta(hours=24)
 DATETIME_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 # The time inputs show minutes: a start picked as "30 days ago" is up to a minute older when sent.
 PERIOD_GRACE = dt.timedelta(minutes=2)
+PLAUSIBLE_YEARS = (2000, 2100)
 
 
 class PhoneField(forms.CharField):
@@ -53,9 +54,18 @@ class ZonedDateTimeField(forms.DateTimeField):
 
     def to_python(self, value):
         if self.zone is None:
-            return super().to_python(value)
-        with timezone.override(self.zone):
-            return super().to_python(value)
+            parsed = super().to_python(value)
+        else:
+            with timezone.override(self.zone):
+                parsed = super().to_python(value)
+        # Year 1 or 9999 parses, then overflows the first time anything is added to it.
+        if parsed is not None and not PLAUSIBLE_YEARS[0] <= parsed.year <= PLAUSIBLE_YEARS[1]:
+            raise forms.ValidationError(
+                _("Enter a date between the years %(first)d and %(last)d."),
+                code="implausible_year",
+                params={"first": PLAUSIBLE_YEARS[0], "last": PLAUSIBLE_YEARS[1]},
+            )
+        return parsed
 
 
 def period_clean(

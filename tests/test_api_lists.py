@@ -49,6 +49,7 @@ def test_messages_filters_combine(api, account):
     [
         ({"requested_from": "2020-01-01T00:00"}, "requested_from"),
         ({"requested_from": "yesterday"}, "requested_from"),
+        ({"requested_to": "0001-01-01T00:00"}, "requested_to"),
         ({"status": "lost"}, "status"),
         ({"status": "delivered", "reason": "busy"}, "reason"),
         ({"limit": "0"}, "limit"),

@@ -86,4 +86,7 @@ def sign(body: bytes, secret: str) -> str:
 
 
 def signature_is_valid(body: bytes, secret: str, header: str | None) -> bool:
-    return bool(header) and hmac.compare_digest(sign(body, secret), header.strip())
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a header is whatever was sent.
+    return bool(header) and hmac.compare_digest(
+        sign(body, secret).encode(), header.strip().encode("utf-8", "replace")
+    )

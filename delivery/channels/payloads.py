@@ -37,6 +37,13 @@ class _Errors:
             )
 
 
+# A carrier's clock may be off, but not by centuries: outside these years a time is garbage (and
+# year 1 or 9999 overflows as soon as a zone or an intercept duration is applied to it).
+PLAUSIBLE_YEARS = (2000, 2100)
+# The longest channel message id we store (Message.channel_message_id, EarlyReceipt).
+MAX_CHANNEL_MESSAGE_ID_LENGTH = 64
+
+
 def parse_timestamp(value) -> dt.datetime:
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 string")
@@ -46,7 +53,14 @@ def parse_timestamp(value) -> dt.datetime:
         raise ValueError("is not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
         raise ValueError("needs a time zone offset (e.g. Z or +09:00)")
+    if not PLAUSIBLE_YEARS[0] <= parsed.year <= PLAUSIBLE_YEARS[1]:
+        raise ValueError(f"must be between the years {PLAUSIBLE_YEARS[0]} and {PLAUSIBLE_YEARS[1]}")
     return parsed.astimezone(dt.UTC)
+
+
+def has_nul(value: str) -> bool:
+    # PostgreSQL text and jsonb refuse U+0000; a body that carries one would fail at ingestion.
+    return "\x00" in value
 
 
 def _load_list(body: bytes, key: str) -> list:
@@ -90,6 +104,9 @@ def _receipt_from(item: dict, where: str, errors: _Errors) -> ReceiptItem | None
     if not isinstance(message_id, str | int) or isinstance(message_id, bool) or str(message_id).strip() == "":
         errors.add(f"{where}.id", "required: the channel message id")
         ok = False
+    elif len(str(message_id).strip()) > MAX_CHANNEL_MESSAGE_ID_LENGTH or has_nul(str(message_id)):
+        errors.add(f"{where}.id", f"at most {MAX_CHANNEL_MESSAGE_ID_LENGTH} characters, no NUL")
+        ok = False
     status = item.get("status")
     if status not in ("delivered", "failed"):
         errors.add(f"{where}.status", 'must be "delivered" or "failed"')
@@ -104,8 +121,8 @@ def _receipt_from(item: dict, where: str, errors: _Errors) -> ReceiptItem | None
     detail = item.get("detail", "")
     if detail is None:
         detail = ""
-    if not isinstance(detail, str):
-        errors.add(f"{where}.detail", "must be a string")
+    if not isinstance(detail, str) or has_nul(detail):
+        errors.add(f"{where}.detail", "must be a string without NUL characters")
         ok = False
     try:
         done_at = parse_timestamp(item.get("done_at"))
@@ -149,12 +166,12 @@ def parse_replies_json(body: bytes) -> list[ReplyItem]:
             errors.add(f"{where}.from", "must be a valid phone number in international format (+81…)")
             ok = False
         content = item.get("content")
-        if not isinstance(content, str) or not content.strip():
-            errors.add(f"{where}.content", "required, a non-empty string")
+        if not isinstance(content, str) or not content.strip() or has_nul(content):
+            errors.add(f"{where}.content", "required, a non-empty string without NUL characters")
             ok = False
         carrier = item.get("carrier") or ""
-        if not isinstance(carrier, str):
-            errors.add(f"{where}.carrier", "must be a string")
+        if not isinstance(carrier, str) or has_nul(carrier):
+            errors.add(f"{where}.carrier", "must be a string without NUL characters")
             ok = False
         try:
             received_at = parse_timestamp(item.get("received_at"))

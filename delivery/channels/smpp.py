@@ -10,7 +10,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from delivery.channels.payloads import MAX_ERRORS_REPORTED, MAX_ITEMS, PayloadError
+from delivery.channels.payloads import (
+    MAX_CHANNEL_MESSAGE_ID_LENGTH,
+    MAX_ERRORS_REPORTED,
+    MAX_ITEMS,
+    PayloadError,
+    has_nul,
+)
 
 DLR_RE = re.compile(
     r"^id:(?P<id>\S+)\s+"
@@ -49,6 +55,8 @@ def parse_dlr_line(line: str) -> SmppReceipt:
         raise ValueError(
             "not an SMPP delivery receipt (id:… sub:… dlvrd:… submit date:… done date:… stat:… err:…)"
         )
+    if len(match["id"]) > MAX_CHANNEL_MESSAGE_ID_LENGTH:
+        raise ValueError(f"id longer than {MAX_CHANNEL_MESSAGE_ID_LENGTH} characters")
     stat = match["stat"].upper()
     if stat not in FINAL_STATS | INTERMEDIATE_STATS:
         raise ValueError(f"unknown stat {stat!r}")
@@ -73,6 +81,8 @@ def parse_dlr_text(body: bytes) -> list[SmppReceipt]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise PayloadError("The body is not UTF-8.") from None
+    if has_nul(text):
+        raise PayloadError("The body contains NUL characters.", {"body": "NUL character"})
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
         raise PayloadError("No delivery receipts in the body.", {"body": "empty"})

@@ -234,6 +234,8 @@ def test_period_of_30_days_is_allowed(operator_client, account):
         ({"requested_from": "31 days"}, "requested_from"),
         ({"requested_from": "2026-13-45T99:00"}, "requested_from"),
         ({"requested_to": "yesterday-ish"}, "requested_to"),
+        ({"requested_to": "0001-01-01T00:00"}, "requested_to"),
+        ({"requested_from": "9999-12-31T23:59"}, "requested_from"),
         ({"phone": "not a phone"}, "phone"),
         ({"status": "lost"}, "status"),
         ({"reason": "bad_luck"}, "reason"),

@@ -133,6 +133,15 @@ def test_a_new_failure_extends_the_one_live_record(account, simulator):
     assert history == ["created", "extended"]
 
 
+def test_a_carrier_clock_running_ahead_does_not_lengthen_the_intercept(account, simulator):
+    awaiting(account, "m1")
+    ahead = timezone.now() + dt.timedelta(days=2)
+    before = timezone.now()
+    post_receipts(simulator, receipt("m1", "failed", code=570, done_at=ahead))
+    record = Intercept.objects.get()
+    assert before + dt.timedelta(hours=1) <= record.expires_at <= timezone.now() + dt.timedelta(hours=1)
+
+
 def test_the_same_receipt_twice_changes_nothing(account, simulator):
     message = awaiting(account, "m1")
     item = receipt("m1", "failed", code=500)

@@ -54,6 +54,12 @@ def test_sent_messages_go_through_the_pipeline(api, template):
         ({"template": 1, "messages": [{"vars": {}}]}, "messages"),
         ({"template": 1, "messages": [{"to": "+819011112222", "vars": {"a": {"nested": 1}}}]}, "messages"),
         ({"template": 1, "messages": [{"to": "+819011112222"}], "tag": "t" * 65}, "tag"),
+        ({"template": 1, "messages": [{"to": "+819011112222", "vars": {"code": "9" * 2001}}]}, "messages"),
+        ({"template": 1, "messages": [{"to": "+819011112222", "vars": {"code": "1\u00002"}}]}, "messages"),
+        (
+            {"template": 1, "messages": [{"to": "+819011112222", "vars": {f"v{i}": 1 for i in range(101)}}]},
+            "messages",
+        ),
     ],
 )
 def test_malformed_requests_are_400_naming_the_field(api, template, body, field):

@@ -98,6 +98,17 @@ def test_unknown_channel_is_404(simulator):
             "receipts[0].part",
         ),
         ({"receipts": [GOOD["receipts"][0], "oops"]}, "receipts[1]"),
+        # Values that parse but would break ingestion later: refused here, not lost there.
+        (
+            {"receipts": [{**GOOD["receipts"][0], "done_at": "0001-01-01T00:00:00+09:00"}]},
+            "receipts[0].done_at",
+        ),
+        (
+            {"receipts": [{**GOOD["receipts"][0], "done_at": "9999-12-31T23:59:59-01:00"}]},
+            "receipts[0].done_at",
+        ),
+        ({"receipts": [{**GOOD["receipts"][0], "id": "x" * 65}]}, "receipts[0].id"),
+        ({"receipts": [{**GOOD["receipts"][0], "detail": "bad\u0000byte"}]}, "receipts[0].detail"),
     ],
 )
 def test_malformed_receipts_are_400_naming_the_item_and_nothing_is_stored(simulator, payload, where):
@@ -105,6 +116,16 @@ def test_malformed_receipts_are_400_naming_the_item_and_nothing_is_stored(simula
     assert response.status_code == 400
     assert where in response.json()["errors"]
     assert not InboxItem.objects.exists()
+
+
+def test_a_non_ascii_signature_is_401_not_a_crash(simulator):
+    response = Client().post(
+        f"/api/v1/channels/{simulator.code}/receipts",
+        json.dumps(GOOD),
+        content_type="application/json",
+        HTTP_X_SIGNATURE="sha256=ü",
+    )
+    assert response.status_code == 401
 
 
 def test_invalid_json_is_400(simulator):
@@ -200,4 +221,17 @@ def test_smpp_bad_line_is_400_naming_the_line(simulator):
     response = post_webhook(simulator, "receipts", smpp(good, "", "garbage"), content_type="text/plain")
     assert response.status_code == 400
     assert "line 3" in response.json()["errors"]
+    assert not InboxItem.objects.exists()
+
+
+def test_smpp_ids_longer_than_we_store_and_nul_characters_are_400(simulator):
+    long_id = smpp(
+        f"id:{'7' * 65} sub:1 dlvrd:1 submit date:2611281203 done date:2611281204 stat:DELIVRD err:000"
+    )
+    nul = smpp(
+        "id:1 sub:1 dlvrd:1 submit date:2611281203 done date:2611281204 stat:DELIVRD err:000 text:a\x00b"
+    )
+    for body in (long_id, nul):
+        response = post_webhook(simulator, "receipts", body, content_type="text/plain")
+        assert response.status_code == 400, response.content
     assert not InboxItem.objects.exists()

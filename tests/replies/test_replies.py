@@ -173,6 +173,8 @@ def test_the_same_reply_posted_twice_is_stored_once(simulator, sent):
         ({"from": "09011112222", "content": "hi", "received_at": "2026-11-28T10:00:00Z"}, "replies[0].from"),
         ({"from": PHONE, "content": "", "received_at": "2026-11-28T10:00:00Z"}, "replies[0].content"),
         ({"from": PHONE, "content": "hi"}, "replies[0].received_at"),
+        ({"from": PHONE, "content": "a\u0000b", "received_at": "2026-11-28T10:00:00Z"}, "replies[0].content"),
+        ({"from": PHONE, "content": "hi", "received_at": "0001-01-01T00:00:00Z"}, "replies[0].received_at"),
     ],
 )
 def test_malformed_replies_are_400(simulator, item, where):
