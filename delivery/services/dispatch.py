@@ -36,6 +36,7 @@ from intercepts.selectors import blocking_intercepts
 from replies.selectors import unsubscribed_pairs
 from smsconsole import clock
 from smsconsole.bulk import rows_update
+from smsconsole.locks import advisory_locks_try
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 CLAIM_LEASE = dt.timedelta(minutes=5)
 MAX_SEGMENTS = 10
 CHANNEL_BATCH_SIZE = 100
+BUSY_NUMBER_DELAY = dt.timedelta(seconds=5)
 CHANNEL_MESSAGE_ID_MAX_LENGTH = Message._meta.get_field("channel_message_id").max_length
 
 
@@ -161,6 +163,32 @@ def _dispatch_claimed(message_ids: list[int]) -> DispatchReport:
         .select_related("account", "account__default_channel", "template")
         .order_by("requested_at", "id")
     )
+    # The frequency check counts what was handed to a channel. Two workers checking messages to
+    # the same number at once would each count the other's hand-over as not yet made, so each
+    # number is held from its check until its hand-over is recorded; a number another worker
+    # holds waits a few seconds for the next run.
+    with advisory_locks_try({_number_key(m) for m in messages}) as held:
+        busy = [m for m in messages if _number_key(m) not in held]
+        if busy:
+            _defer_busy(busy, now=now)
+            report.add(DispatchReport(retrying=len(busy), next_attempt_at=now + BUSY_NUMBER_DELAY))
+        report.add(_check_and_hand_over([m for m in messages if _number_key(m) in held], now=now))
+    return report
+
+
+def _number_key(message: Message) -> str:
+    return f"dispatch:{message.account_id}:{message.phone}"
+
+
+def _defer_busy(messages: list[Message], *, now: dt.datetime) -> None:
+    # Not an attempt: give back the one the claim counted.
+    Message.objects.filter(pk__in=[m.pk for m in messages], status=MessageStatus.REQUESTING).update(
+        next_attempt_at=now + BUSY_NUMBER_DELAY, dispatch_attempts=F("dispatch_attempts") - 1
+    )
+
+
+def _check_and_hand_over(messages: list[Message], *, now: dt.datetime) -> DispatchReport:
+    report = DispatchReport()
     checks = SendChecks(messages, now=now)
     failed, passed = [], []
     for message in messages:
