@@ -5,8 +5,8 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
+from delivery.facets import status_facets
 from delivery.filters import MessageFilter
-from delivery.models import MessageStatus, Reason
 from delivery.selectors import (
     message_events,
     message_failure_advice,
@@ -20,7 +20,7 @@ from delivery.tables import MessageTable, status_label
 from intercepts.selectors import intercept_event_actor_label, intercept_get_for, intercept_list_for
 from smsconsole.csv_export import CsvColumn
 from smsconsole.phone import InvalidPhoneNumber, phone_display, phone_to_e164
-from smsconsole.views import CURSOR_PARAM, ConsoleMixin, CsvExportView, KeysetListView
+from smsconsole.views import ConsoleMixin, CsvExportView, KeysetListView
 
 E164_RE = re.compile(r"\+[1-9][0-9]{5,14}")
 
@@ -42,64 +42,15 @@ class MessageListView(KeysetListView):
             rows = message_status_counts(
                 queryset=self.filterset.facet_queryset(), exact=self.request.GET.get("counts") == "exact"
             )
-            context["status_facets"] = self.status_facets(rows)
+            context["status_facets"] = status_facets(
+                rows, query=self.request.GET, cleaned=self.filterset.form.cleaned_data
+            )
             if any(row["is_capped"] for row in rows):
                 query = self.request.GET.copy()
                 query["counts"] = "exact"
                 context["exact_counts_url"] = f"?{query.urlencode()}"
         context["tag_suggestions"] = message_tag_suggestions(account=self.account)
         return context
-
-    def status_facets(self, rows) -> list[dict]:
-        """The counts above the table, each with the link that narrows the list to it."""
-        query = self.request.GET.copy()
-        for key in (CURSOR_PARAM, "status", "reason"):
-            query.pop(key, None)
-        cleaned = self.filterset.form.cleaned_data
-        by_status: dict[str, list[dict]] = {}
-        for row in rows:
-            by_status.setdefault(row["status"], []).append(row)
-        facets = []
-        for status in MessageStatus:
-            status_rows = by_status.get(status.value)
-            if not status_rows:
-                continue
-            status_query = query.copy()
-            status_query["status"] = status.value
-            reasons = []
-            for row in sorted(status_rows, key=lambda r: -r["count"]):
-                if not row["reason"]:
-                    continue
-                reason_query = status_query.copy()
-                reason_query["reason"] = row["reason"]
-                reasons.append(
-                    {
-                        "label": Reason(row["reason"]).label,
-                        "count": row["count"],
-                        "count_label": count_label(row["count"], row["is_capped"]),
-                        "url": f"?{reason_query.urlencode()}",
-                        "is_active": cleaned.get("status") in ("", status.value)
-                        and cleaned.get("reason") == row["reason"],
-                    }
-                )
-            count = sum(row["count"] for row in status_rows)
-            facets.append(
-                {
-                    "status": status.value,
-                    "label": status.label,
-                    "count": count,
-                    "count_label": count_label(count, any(row["is_capped"] for row in status_rows)),
-                    "url": f"?{status_query.urlencode()}",
-                    "is_active": cleaned.get("status") == status.value and not cleaned.get("reason"),
-                    "reasons": reasons,
-                }
-            )
-        return facets
-
-
-def count_label(count: int, is_capped: bool) -> str:
-    """1,234, or 100,000+ when counting stopped at the cap."""
-    return f"{count:,}+" if is_capped else f"{count:,}"
 
 
 def message_csv_columns(zone_name: str):
