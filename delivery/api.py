@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from delivery.channels.base import signature_is_valid
-from delivery.channels.payloads import PayloadError
+from delivery.channels.payloads import PayloadError, has_nul
 from delivery.filters import MessageFilter
 from delivery.models import Channel, InboxItem, Message, MessageEvent
 from delivery.selectors import message_get_for_api
@@ -53,7 +53,7 @@ class VariableValueField(serializers.Field):
             # fails the content check, and an unbounded one would make a row the database refuses.
             if len(data) > MAX_VARIABLE_LENGTH:
                 raise serializers.ValidationError(f"at most {MAX_VARIABLE_LENGTH} characters")
-            if "\x00" in data:
+            if has_nul(data):
                 raise serializers.ValidationError("must not contain NUL characters")
         return data
 

@@ -11,6 +11,10 @@ import datetime as dt
 
 from django.utils import timezone
 
+# A time outside these years is garbage however it was typed or sent (and year 1 or 9999 overflows
+# as soon as a zone or a duration is applied to it). Webhooks and console filters refuse it.
+PLAUSIBLE_YEARS = (2000, 2100)
+
 _frozen_at: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("frozen_at", default=None)
 
 

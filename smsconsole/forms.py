@@ -15,7 +15,6 @@ DEFAULT_PERIOD = dt.timedelta(hours=24)
 DATETIME_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 # The time inputs show minutes: a start picked as "30 days ago" is up to a minute older when sent.
 PERIOD_GRACE = dt.timedelta(minutes=2)
-PLAUSIBLE_YEARS = (2000, 2100)
 
 
 class PhoneField(forms.CharField):
@@ -59,11 +58,12 @@ class ZonedDateTimeField(forms.DateTimeField):
             with timezone.override(self.zone):
                 parsed = super().to_python(value)
         # Year 1 or 9999 parses, then overflows the first time anything is added to it.
-        if parsed is not None and not PLAUSIBLE_YEARS[0] <= parsed.year <= PLAUSIBLE_YEARS[1]:
+        first, last = clock.PLAUSIBLE_YEARS
+        if parsed is not None and not first <= parsed.year <= last:
             raise forms.ValidationError(
                 _("Enter a date between the years %(first)d and %(last)d."),
                 code="implausible_year",
-                params={"first": PLAUSIBLE_YEARS[0], "last": PLAUSIBLE_YEARS[1]},
+                params={"first": first, "last": last},
             )
         return parsed
 

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 
 from delivery.channels.base import ReceiptItem, ReplyItem
+from smsconsole.clock import PLAUSIBLE_YEARS
 from smsconsole.phone import InvalidPhoneNumber, phone_to_e164
 
 MAX_ITEMS = 10_000
@@ -37,9 +38,6 @@ class _Errors:
             )
 
 
-# A carrier's clock may be off, but not by centuries: outside these years a time is garbage (and
-# year 1 or 9999 overflows as soon as a zone or an intercept duration is applied to it).
-PLAUSIBLE_YEARS = (2000, 2100)
 # The longest channel message id we store (Message.channel_message_id, EarlyReceipt).
 MAX_CHANNEL_MESSAGE_ID_LENGTH = 64
 
@@ -53,8 +51,9 @@ def parse_timestamp(value) -> dt.datetime:
         raise ValueError("is not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
         raise ValueError("needs a time zone offset (e.g. Z or +09:00)")
-    if not PLAUSIBLE_YEARS[0] <= parsed.year <= PLAUSIBLE_YEARS[1]:
-        raise ValueError(f"must be between the years {PLAUSIBLE_YEARS[0]} and {PLAUSIBLE_YEARS[1]}")
+    first, last = PLAUSIBLE_YEARS
+    if not first <= parsed.year <= last:
+        raise ValueError(f"must be between the years {first} and {last}")
     return parsed.astimezone(dt.UTC)
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from delivery.channels import ChannelUnavailable, adapter_for
 from delivery.channels.base import Outbound, Rejected
+from delivery.channels.payloads import MAX_CHANNEL_MESSAGE_ID_LENGTH
 from delivery.content import keyword_matcher
 from delivery.models import (
     RETURN_CODE_MAX,
@@ -45,7 +46,6 @@ CLAIM_LEASE = dt.timedelta(minutes=5)
 MAX_SEGMENTS = 10
 CHANNEL_BATCH_SIZE = 100
 BUSY_NUMBER_DELAY = dt.timedelta(seconds=5)
-CHANNEL_MESSAGE_ID_MAX_LENGTH = Message._meta.get_field("channel_message_id").max_length
 
 
 def retry_delay(attempt: int) -> dt.timedelta:
@@ -404,7 +404,7 @@ def _checked_answer(channel: Channel, messages: list[Message], result, error: st
             continue
         usable = (
             item.channel_message_id
-            and len(item.channel_message_id) <= CHANNEL_MESSAGE_ID_MAX_LENGTH
+            and len(item.channel_message_id) <= MAX_CHANNEL_MESSAGE_ID_LENGTH
             and ids.count(item.channel_message_id) == 1
             and item.channel_message_id not in in_use
         )
