@@ -125,7 +125,8 @@ def _claim(*, now: dt.datetime, message_ids: list[int] | None) -> list[int]:
         exhausted = [pk for pk, attempts in rows if attempts >= settings.SMS_DISPATCH_MAX_ATTEMPTS]
         claimed = [pk for pk, attempts in rows if attempts < settings.SMS_DISPATCH_MAX_ATTEMPTS]
         if exhausted:
-            _record_attempts_exhausted(exhausted, now=now)
+            cause = f"gave up after {settings.SMS_DISPATCH_MAX_ATTEMPTS} attempts without a recorded answer"
+            _fail_as_other(exhausted, cause=cause, now=now)
         if claimed:
             Message.objects.filter(pk__in=claimed).update(
                 next_attempt_at=now + CLAIM_LEASE, dispatch_attempts=F("dispatch_attempts") + 1
@@ -133,24 +134,30 @@ def _claim(*, now: dt.datetime, message_ids: list[int] | None) -> list[int]:
     return claimed
 
 
-def _record_attempts_exhausted(message_ids: list[int], *, now: dt.datetime) -> None:
-    cause = f"gave up after {settings.SMS_DISPATCH_MAX_ATTEMPTS} attempts without a recorded answer"
-    Message.objects.filter(pk__in=message_ids, status=MessageStatus.REQUESTING).update(
-        status=MessageStatus.PROCESSING_FAILED,
-        reason=Reason.OTHER,
-        failure_detail=cause,
-        next_attempt_at=None,
-        updated_at=now,
-    )
-    MessageEvent.objects.bulk_create(
-        MessageEvent(
-            message_id=pk,
-            at=now,
-            kind=MessageEvent.Kind.CHECK_FAILED,
-            detail={"reason": Reason.OTHER, "cause": cause},
+def _fail_as_other(message_ids: list[int], *, cause: str, now: dt.datetime) -> None:
+    """Fail those of these messages still requesting as processing_failed / other, with the cause logged."""
+    with transaction.atomic():
+        still_requesting = list(
+            Message.objects.select_for_update()
+            .filter(pk__in=message_ids, status=MessageStatus.REQUESTING)
+            .values_list("pk", flat=True)
         )
-        for pk in message_ids
-    )
+        Message.objects.filter(pk__in=still_requesting).update(
+            status=MessageStatus.PROCESSING_FAILED,
+            reason=Reason.OTHER,
+            failure_detail=cause,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        MessageEvent.objects.bulk_create(
+            MessageEvent(
+                message_id=pk,
+                at=now,
+                kind=MessageEvent.Kind.CHECK_FAILED,
+                detail={"reason": Reason.OTHER, "cause": cause},
+            )
+            for pk in still_requesting
+        )
 
 
 def _dispatch_claimed(message_ids: list[int]) -> DispatchReport:
@@ -438,8 +445,7 @@ def _hand_to_channel(channel: Channel, messages: list[Message]) -> DispatchRepor
 
     try:
         with transaction.atomic():
-            _record_accepted(channel, accepted, now=now)
-            _record_untracked(channel, answer.untracked, now=now)
+            _record_handed(channel, accepted, answer.untracked, now=now)
             send_failures_record(
                 failures=[
                     SendFailure(
@@ -454,7 +460,9 @@ def _hand_to_channel(channel: Channel, messages: list[Message]) -> DispatchRepor
         # The channel has the batch; leaving it `requesting` would send it again when the claim
         # lapses. Fail it visibly instead: the operator decides whether to send again.
         logger.exception("recording channel %s's answer failed", channel.code)
-        _record_outcome_unknown(channel, messages, error=f"{type(exc).__name__}: {exc}", now=now)
+        error = f"{type(exc).__name__}: {exc}"
+        cause = f"handed to channel {channel.code}, but its answer could not be recorded: {error}"
+        _fail_as_other([m.pk for m in messages], cause=cause[:1000], now=now)
         report.processing_failed += len(messages)
         return report
     report.handed += len(accepted) + len(answer.untracked)
@@ -473,88 +481,53 @@ def _hand_to_channel(channel: Channel, messages: list[Message]) -> DispatchRepor
     return report
 
 
-def _record_accepted(channel: Channel, accepted: list[tuple[Message, str]], *, now: dt.datetime) -> None:
+def _record_handed(
+    channel: Channel,
+    accepted: list[tuple[Message, str]],
+    untracked: list[tuple[Message, str]],
+    *,
+    now: dt.datetime,
+) -> None:
+    """Both went to the channel and await their receipt; only the accepted have an id to match it by."""
     for message, channel_message_id in accepted:
+        message.channel_message_id = channel_message_id
+    handed = [message for message, _ in accepted + untracked]
+    for message in handed:
         message.status = MessageStatus.AWAITING_RECEIPT
         message.channel = channel
-        message.channel_message_id = channel_message_id
         message.channel_delivered_at = now
         message.updated_at = now
         message.next_attempt_at = None
     rows_update(
-        [message for message, _ in accepted],
+        handed,
         ["status", "channel", "channel_message_id", "channel_delivered_at", "updated_at", "next_attempt_at"],
         where_in={"status": [MessageStatus.REQUESTING]},
     )
     MessageEvent.objects.bulk_create(
-        MessageEvent(
-            message=message,
-            at=now,
-            kind=MessageEvent.Kind.HANDED_TO_CHANNEL,
-            detail={"channel": channel.code, "channel_message_id": channel_message_id},
-        )
-        for message, channel_message_id in accepted
-    )
-
-
-def _record_untracked(channel: Channel, untracked: list[tuple[Message, str]], *, now: dt.datetime) -> None:
-    for message, _ in untracked:
-        message.status = MessageStatus.AWAITING_RECEIPT
-        message.channel = channel
-        message.channel_delivered_at = now
-        message.updated_at = now
-        message.next_attempt_at = None
-    rows_update(
-        [message for message, _ in untracked],
-        ["status", "channel", "channel_delivered_at", "updated_at", "next_attempt_at"],
-        where_in={"status": [MessageStatus.REQUESTING]},
-    )
-    MessageEvent.objects.bulk_create(
-        MessageEvent(
-            message=message,
-            at=now,
-            kind=MessageEvent.Kind.CHANNEL_ERROR,
-            detail={
-                "channel": channel.code,
-                "error": "accepted with an id that cannot be used (missing, too long, given twice "
-                "or already in use); receipts for this message cannot be matched",
-                "channel_message_id": str(channel_message_id)[:200],
-            },
-        )
-        for message, channel_message_id in untracked
-    )
-
-
-def _record_outcome_unknown(
-    channel: Channel, messages: list[Message], *, error: str, now: dt.datetime
-) -> None:
-    detail = f"handed to channel {channel.code}, but its answer could not be recorded: {error}"[:1000]
-    with transaction.atomic():
-        still_requesting = list(
-            Message.objects.select_for_update().filter(
-                pk__in=[m.pk for m in messages], status=MessageStatus.REQUESTING
-            )
-        )
-        for message in still_requesting:
-            message.status = MessageStatus.PROCESSING_FAILED
-            message.reason = Reason.OTHER
-            message.failure_detail = detail
-            message.next_attempt_at = None
-            message.updated_at = now
-        rows_update(
-            still_requesting,
-            ["status", "reason", "failure_detail", "next_attempt_at", "updated_at"],
-            where_in={"status": [MessageStatus.REQUESTING]},
-        )
-        MessageEvent.objects.bulk_create(
+        [
             MessageEvent(
                 message=message,
                 at=now,
-                kind=MessageEvent.Kind.CHECK_FAILED,
-                detail={"reason": Reason.OTHER, "cause": detail},
+                kind=MessageEvent.Kind.HANDED_TO_CHANNEL,
+                detail={"channel": channel.code, "channel_message_id": channel_message_id},
             )
-            for message in still_requesting
-        )
+            for message, channel_message_id in accepted
+        ]
+        + [
+            MessageEvent(
+                message=message,
+                at=now,
+                kind=MessageEvent.Kind.CHANNEL_ERROR,
+                detail={
+                    "channel": channel.code,
+                    "error": "accepted with an id that cannot be used (missing, too long, given twice "
+                    "or already in use); receipts for this message cannot be matched",
+                    "channel_message_id": str(channel_message_id)[:200],
+                },
+            )
+            for message, channel_message_id in untracked
+        ]
+    )
 
 
 def _record_unavailable(

@@ -207,7 +207,7 @@ def test_an_answer_that_cannot_be_recorded_fails_the_batch_instead_of_sending_it
     def broken(*args, **kwargs):
         raise DatabaseError("disk full")
 
-    monkeypatch.setattr("delivery.services.dispatch._record_accepted", broken)
+    monkeypatch.setattr("delivery.services.dispatch._record_handed", broken)
     [message] = send(api, template, "+819011110001")
     monkeypatch.undo()
     dispatch_later(10)
