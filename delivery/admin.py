@@ -17,8 +17,8 @@ from delivery.services.receipts import MAX_INGEST_ATTEMPTS
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
-    list_display = ["code", "kind", "send_url", "is_active", "simulated_failure_rate", "created_at"]
-    list_filter = ["kind", "is_active"]
+    list_display = ["code", "kind", "send_url", "is_active", "accepts_legacy_signatures", "created_at"]
+    list_filter = ["kind", "is_active", "accepts_legacy_signatures"]
     search_fields = ["code", "send_url"]
 
 

@@ -15,7 +15,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from delivery.channels.base import signature_is_valid
+from delivery.channels.base import signature_problem
 from delivery.channels.payloads import PayloadError, has_nul
 from delivery.filters import MessageFilter
 from delivery.models import Channel, InboxItem, Message, MessageEvent
@@ -238,10 +238,18 @@ class ChannelWebhookView(APIView):
     def post(self, request, code: str):
         channel = get_object_or_404(Channel, code=code)
         body = request.body
-        if not signature_is_valid(body, channel.webhook_secret, request.headers.get("X-Signature")):
+        problem = signature_problem(
+            body,
+            channel.webhook_secret,
+            signature=request.headers.get("X-Signature"),
+            timestamp=request.headers.get("X-Signature-Timestamp"),
+            accepts_legacy=channel.accepts_legacy_signatures,
+        )
+        if problem:
             return Response(
                 {
-                    "detail": "Missing or wrong X-Signature (sha256=<hex HMAC-SHA256 of the body>).",
+                    "detail": f"Refused: {problem}. Sign with X-Signature-Timestamp: <Unix seconds> and "
+                    'X-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>." + body>.',
                     "code": "bad_signature",
                 },
                 status=status.HTTP_401_UNAUTHORIZED,
@@ -263,8 +271,10 @@ RECEIPTS_DOC = (
     '`{"receipts": [{"id": "<channel message id>", "status": "delivered"|"failed", "code": 500, '
     '"detail": "carrier text", "done_at": "ISO 8601", "part": 1, "parts": 2}]}`, or `text/plain` with one '
     "SMPP 3.4 delivery receipt per line (`id:… sub:… dlvrd:… submit date:… done date:… stat:DELIVRD err:000 "
-    "text:…`). Up to 10,000 per request. Signed: `X-Signature: sha256=<hex HMAC-SHA256 of the raw body "
-    "with the channel's webhook secret>`. Answers 202 once the body is stored, before processing."
+    "text:…`). Up to 10,000 per request. Signed with the channel's webhook secret: "
+    "`X-Signature-Timestamp: <Unix seconds>` and `X-Signature: sha256=<hex HMAC-SHA256 of "
+    '"<timestamp>." followed by the raw body>`; a timestamp more than 5 minutes from now is refused. '
+    "Answers 202 once the body is stored, before processing."
 )
 REPLIES_DOC = (
     'Replies from recipients: `{"replies": [{"from": "+81…", "content": "…", "received_at": "ISO 8601", '

@@ -117,6 +117,16 @@ class Channel(models.Model):
     send_url = models.URLField(_("send URL"), blank=True)
     webhook_secret = models.CharField(_("webhook secret"), max_length=128, default=generate_webhook_secret)
     is_active = models.BooleanField(_("active"), default=True)
+    # Channels that signed webhooks before the timestamped form existed keep working until their
+    # carrier has moved to it; staff then switch this off and replays are refused.
+    accepts_legacy_signatures = models.BooleanField(
+        _("accepts legacy signatures"),
+        default=False,
+        help_text=_(
+            "Also accept webhooks signed without X-Signature-Timestamp (HMAC of the body alone). "
+            "Such requests can be replayed; switch this off once the carrier sends the timestamp."
+        ),
+    )
     simulated_failure_rate = models.FloatField(
         _("simulated failure rate"),
         default=0.0,

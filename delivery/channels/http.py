@@ -1,6 +1,7 @@
 """A generic carrier HTTP API.
 
-POST {send_url} with {"messages": [{"ref", "to", "content"}]} signed in X-Signature; the carrier
+POST {send_url} with {"messages": [{"ref", "to", "content"}]} signed like our webhooks
+(X-Signature-Timestamp and X-Signature); the carrier
 answers 200 {"accepted": [{"ref", "id"}], "rejected": [{"ref", "code", "detail"}]}.
 """
 
@@ -8,7 +9,14 @@ import json
 
 import requests
 
-from delivery.channels.base import Accepted, ChannelUnavailable, Outbound, Rejected, SendResult, sign
+from delivery.channels.base import (
+    Accepted,
+    ChannelUnavailable,
+    Outbound,
+    Rejected,
+    SendResult,
+    signed_headers,
+)
 
 DEFAULT_TIMEOUT_SECONDS = 10
 
@@ -28,7 +36,7 @@ class HttpChannel:
             response = requests.post(
                 self.send_url,
                 data=body,
-                headers={"Content-Type": "application/json", "X-Signature": sign(body, self.secret)},
+                headers={"Content-Type": "application/json", **signed_headers(body, self.secret)},
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:

@@ -1,11 +1,13 @@
 """The channel webhooks: signatures, validation, SMPP delivery receipts, limits."""
 
 import json
+import time
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from delivery.channels.base import sign, signed_headers
 from delivery.channels.smpp import parse_dlr_line
 from delivery.models import EarlyReceipt, InboxItem, MessageStatus, SmppErrorMapping
 from tests.factories import ChannelFactory, MessageFactory
@@ -48,6 +50,53 @@ def test_missing_or_wrong_signature_is_401_and_nothing_is_stored(simulator, sign
     assert response.status_code == 401
     assert "X-Signature" in response.json()["detail"]
     assert not InboxItem.objects.exists()
+
+
+def _post_signed(channel, body, headers):
+    return Client().post(
+        f"/api/v1/channels/{channel.code}/receipts", body, content_type="application/json", headers=headers
+    )
+
+
+def test_a_timestamp_outside_five_minutes_is_401_so_an_old_capture_cannot_be_replayed(simulator):
+    body = json.dumps(GOOD).encode()
+    now = int(time.time())
+    for stale in (now - 301, now + 301):
+        response = _post_signed(
+            simulator, body, signed_headers(body, simulator.webhook_secret, timestamp=stale)
+        )
+        assert response.status_code == 401
+        assert "300 seconds" in response.json()["detail"]
+    assert not InboxItem.objects.exists()
+    fresh = signed_headers(body, simulator.webhook_secret, timestamp=now - 290)
+    assert _post_signed(simulator, body, fresh).status_code == 202
+
+
+def test_the_timestamp_is_inside_the_signature(simulator):
+    body = json.dumps(GOOD).encode()
+    headers = signed_headers(body, simulator.webhook_secret, timestamp=int(time.time()) - 100)
+    headers["X-Signature-Timestamp"] = str(int(time.time()))  # moved forward, signature kept
+    assert _post_signed(simulator, body, headers).status_code == 401
+    assert not InboxItem.objects.exists()
+
+
+def test_the_legacy_body_only_signature_is_refused_unless_the_channel_still_accepts_it(simulator):
+    body = json.dumps(GOOD).encode()
+    legacy = {"X-Signature": sign(body, simulator.webhook_secret)}
+    response = _post_signed(simulator, body, legacy)
+    assert response.status_code == 401
+    assert "X-Signature-Timestamp" in response.json()["detail"]
+    simulator.accepts_legacy_signatures = True
+    simulator.save()
+    assert _post_signed(simulator, body, legacy).status_code == 202
+    assert InboxItem.objects.count() == 1
+
+
+@pytest.mark.parametrize("timestamp", ["soon", "-5", "1e9", "١٢٣", "9" * 40])
+def test_an_unreadable_timestamp_is_401(simulator, timestamp):
+    body = json.dumps(GOOD).encode()
+    headers = {"X-Signature-Timestamp": timestamp, "X-Signature": sign(body, simulator.webhook_secret)}
+    assert _post_signed(simulator, body, headers).status_code == 401
 
 
 def test_another_channels_secret_is_401(simulator):

@@ -5,7 +5,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from delivery.channels.base import signature_is_valid
+from delivery.channels.base import signature_problem
 
 
 class FakeCarrier:
@@ -25,7 +25,13 @@ class FakeCarrier:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                if not signature_is_valid(body, carrier.secret, self.headers.get("X-Signature")):
+                if signature_problem(
+                    body,
+                    carrier.secret,
+                    signature=self.headers.get("X-Signature"),
+                    timestamp=self.headers.get("X-Signature-Timestamp"),
+                    accepts_legacy=False,
+                ):
                     carrier.bad_signatures += 1
                     return self._answer(401, {"error": "bad signature"})
                 if carrier.mode == "slow":

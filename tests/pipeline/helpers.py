@@ -4,7 +4,7 @@ import json
 
 from django.test import Client, TestCase
 
-from delivery.channels.base import sign
+from delivery.channels.base import signed_headers
 from delivery.models import Message
 
 
@@ -39,7 +39,7 @@ def post_webhook(channel, kind, payload, *, secret=None, content_type="applicati
             f"/api/v1/channels/{channel.code}/{kind}",
             data=body,
             content_type=content_type,
-            HTTP_X_SIGNATURE=sign(body, secret or channel.webhook_secret),
+            headers=signed_headers(body, secret or channel.webhook_secret),
         )
 
 
