@@ -125,6 +125,19 @@ class PendingFilter(admin.SimpleListFilter):
         return queryset
 
 
+class FailedItemsFilter(admin.SimpleListFilter):
+    title = _("failed items")
+    parameter_name = "failed_items"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Some items could not be applied"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(failed_items=[])
+        return queryset
+
+
 @admin.register(InboxItem)
 class InboxItemAdmin(ReadOnlyAdmin):
     list_display = [
@@ -137,7 +150,7 @@ class InboxItemAdmin(ReadOnlyAdmin):
         "attempts",
         "last_error",
     ]
-    list_filter = [PendingFilter, "kind", "channel"]
+    list_filter = [PendingFilter, FailedItemsFilter, "kind", "channel"]
     show_full_result_count = False
 
 

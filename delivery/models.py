@@ -362,6 +362,7 @@ class MessageEvent(models.Model):
         HANDED_TO_CHANNEL = "handed_to_channel", _("Handed to channel")
         CHANNEL_REJECTED = "channel_rejected", _("Rejected by channel")
         CHANNEL_ERROR = "channel_error", _("Channel error")
+        OUTCOME_UNKNOWN = "outcome_unknown", _("Outcome unknown")
         RECEIPT = "receipt", _("Receipt")
         RECEIPT_IGNORED = "receipt_ignored", _("Receipt ignored")
         INTERCEPTED = "intercepted", _("Number intercepted")
@@ -459,6 +460,9 @@ class InboxItem(models.Model):
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("failed attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
+    # Items of a processed body that could not be applied ({"index", "error"}), for staff to see;
+    # the body's other items were applied.
+    failed_items = models.JSONField(_("failed items"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("webhook inbox item")

@@ -18,14 +18,21 @@ def _wake_for_retries(report: dispatch.DispatchReport) -> None:
         dispatch_due.apply_async(countdown=countdown)
 
 
-@shared_task(acks_late=True)
+# A dispatch run claims batches for DISPATCH_RUN_SECONDS; the last batch may then take up to its
+# lease. The limits sit beyond both, so they never cut a batch between its hand-over and the
+# recording of the answer (the global task limits are shorter).
+DISPATCH_SOFT_TIME_LIMIT = int(dispatch.DISPATCH_RUN_SECONDS + dispatch.claim_lease().total_seconds() + 30)
+DISPATCH_TIME_LIMIT = DISPATCH_SOFT_TIME_LIMIT + 30
+
+
+@shared_task(acks_late=True, soft_time_limit=DISPATCH_SOFT_TIME_LIMIT, time_limit=DISPATCH_TIME_LIMIT)
 def dispatch_messages(message_ids: list[int]) -> dict:
     report = dispatch.messages_dispatch(message_ids=message_ids)
     _wake_for_retries(report)
     return report.as_dict()
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, soft_time_limit=DISPATCH_SOFT_TIME_LIMIT, time_limit=DISPATCH_TIME_LIMIT)
 def dispatch_due() -> dict:
     report = dispatch.due_messages_dispatch()
     _wake_for_retries(report)

@@ -1,10 +1,15 @@
 """Advisory locks: serialising work on a key (an account's phone number) across worker processes."""
 
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import DatabaseError, connection
+
+from smsconsole.reconnect import connection_reset
+
+logger = logging.getLogger(__name__)
 
 
 def _lock_id(key: str) -> int:
@@ -31,9 +36,23 @@ def advisory_locks_try(keys: Iterable[str]) -> Iterator[set[str]]:
             "SELECT id, pg_try_advisory_lock(id) FROM unnest(%s::bigint[]) AS id ORDER BY id", [list(ids)]
         )
         taken = [lock_id for lock_id, granted in cursor.fetchall() if granted]
+        holder = connection.connection
     try:
         yield {ids[lock_id] for lock_id in taken}
     finally:
         if taken:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(id) FROM unnest(%s::bigint[]) AS id", [taken])
+            _release(taken, holder)
+
+
+def _release(lock_ids: list[int], holder) -> None:
+    # The locks belong to the session that took them. If that connection has dropped (and
+    # perhaps been replaced by a new one), they went with it: there is nothing to release, and
+    # an error here would only hide the one that dropped it.
+    if connection.connection is not holder:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(id) FROM unnest(%s::bigint[]) AS id", [lock_ids])
+    except DatabaseError:
+        logger.warning("releasing %d number locks failed; they end with the connection", len(lock_ids))
+        connection_reset()

@@ -5,6 +5,7 @@ tasks run eagerly in-process. Production sets DATABASE_URL, CELERY_BROKER_URL, S
 DEBUG=0.
 """
 
+import math
 import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +38,19 @@ def envint(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+
+
+def envfloat(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ImproperlyConfigured(f"{name} must be a finite number of at least 0, got {raw!r}")
+    return value
 
 
 def envlist(name: str, default: list[str]) -> list[str]:
@@ -170,7 +184,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
 # --- Pipeline knobs -----------------------------------------------------------------------------
-SMS_DISPATCH_BATCH_SIZE = envint("SMS_DISPATCH_BATCH_SIZE", 500)
+# One claim is one channel batch: a worker that dies holds no more than it was about to send.
+SMS_DISPATCH_BATCH_SIZE = envint("SMS_DISPATCH_BATCH_SIZE", 100)
+# How long a carrier's answer is retried into a database that dropped the connection before the
+# batch is left to be handed over again (same ref). The claim's lease covers it.
+SMS_DISPATCH_RECORD_RETRY_SECONDS = envfloat("SMS_DISPATCH_RECORD_RETRY_SECONDS", 120.0)
 # A channel that stays down: after this many attempts (backing off up to an hour) a message fails
 # as `other`, with the channel errors in its send log.
 SMS_DISPATCH_MAX_ATTEMPTS = envint("SMS_DISPATCH_MAX_ATTEMPTS", 12)
@@ -179,7 +197,7 @@ SMS_EARLY_RECEIPT_RETRY_HOURS = envint("SMS_EARLY_RECEIPT_RETRY_HOURS", 72)
 SMS_RETENTION_DAYS = envint("SMS_RETENTION_DAYS", 30)
 # Expired intercepts stop blocking at once; they are tidied away this many days later.
 SMS_INTERCEPT_EXPIRED_GRACE_DAYS = envint("SMS_INTERCEPT_EXPIRED_GRACE_DAYS", 7)
-SMS_CHANNEL_TIMEOUT_SECONDS = float(envint("SMS_CHANNEL_TIMEOUT_SECONDS", 10))
+SMS_CHANNEL_TIMEOUT_SECONDS = envfloat("SMS_CHANNEL_TIMEOUT_SECONDS", 10.0)
 SMS_CONSOLE_MAX_PERIOD_DAYS = 30
 
 # --- API ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 
 from delivery.channels.base import ReceiptItem
 from delivery.channels.payloads import PayloadError, parse_receipts_json, parse_replies_json
@@ -34,6 +35,8 @@ from delivery.services.failures import SendFailure, send_failures_record
 from replies.services import replies_ingest
 from smsconsole import clock
 from smsconsole.bulk import rows_update
+from smsconsole.queueing import task_queue
+from smsconsole.reconnect import TRANSIENT_DATABASE_ERRORS, run_reconnecting
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +79,8 @@ def inbox_receive(*, channel: Channel, kind: str, body: bytes, content_type: str
 def _queue_ingest() -> None:
     from delivery.tasks import inbox_ingest as inbox_ingest_task
 
-    inbox_ingest_task.delay()
+    # Never waits on the broker for more than about a second: the 202 does not depend on it.
+    task_queue(inbox_ingest_task)
 
 
 @dataclass
@@ -86,13 +90,27 @@ class IngestReport:
     failed_bodies: int = 0
 
 
+# A batch is one transaction; a dropped connection rolls it back and it is simply run again.
+INGEST_RECONNECT_SECONDS = 60
+
+
 def inbox_ingest(*, max_items: int | None = None, max_batches: int = 1000) -> IngestReport:
-    """Process stored webhook bodies until none is waiting."""
+    """Process stored webhook bodies until none is waiting.
+
+    A database that goes away stops the run (the bodies stay pending for the next one, nothing
+    counted against them); a body that fails on its own is applied item by item, so one bad
+    item never costs the good ones beside it."""
     max_items = max_items or settings.SMS_INGEST_BATCH_SIZE
     report = IngestReport()
     for _ in range(max_batches):
         try:
-            bodies, items = _ingest_batch(max_items=max_items)
+            bodies, items = run_reconnecting(
+                lambda: _ingest_batch(max_items=max_items),
+                within_seconds=INGEST_RECONNECT_SECONDS,
+                what="ingesting webhook bodies",
+            )
+        except TRANSIENT_DATABASE_ERRORS:
+            raise
         except Exception:
             logger.exception("inbox batch failed; retrying its bodies one by one")
             report.failed_bodies += _ingest_one_by_one(max_items=max_items)
@@ -132,25 +150,64 @@ def _ingest_batch(*, max_items: int, only_id: int | None = None) -> tuple[int, i
 
 
 def _ingest_one_by_one(*, max_items: int) -> int:
+    """Each pending body alone; one that still fails is applied item by item."""
     failed = 0
     for row_id in list(
         _pending_inbox().order_by("id").values_list("id", flat=True)[:MAX_INBOX_ROWS_PER_BATCH]
     ):
         try:
             _ingest_batch(max_items=max_items, only_id=row_id)
-        except Exception as exc:
-            failed += 1
-            logger.exception("inbox item %s failed", row_id)
-            row = InboxItem.objects.get(pk=row_id)
-            InboxItem.objects.filter(pk=row_id).update(
-                attempts=row.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
-            )
+        except TRANSIENT_DATABASE_ERRORS:
+            raise
+        except Exception:
+            logger.exception("inbox item %s failed; applying its items one by one", row_id)
+            try:
+                _ingest_items_one_by_one(row_id)
+            except TRANSIENT_DATABASE_ERRORS:
+                raise
+            except Exception as exc:
+                # The body cannot even be read item by item: count the attempt; after the last
+                # one it is left aside, visible in admin.
+                failed += 1
+                logger.exception("inbox item %s failed as a whole", row_id)
+                InboxItem.objects.filter(pk=row_id).update(
+                    attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+                )
     return failed
+
+
+def _ingest_items_one_by_one(row_id: int) -> None:
+    """Apply each item of one body in a savepoint of its own; record the items that fail."""
+    with transaction.atomic():
+        row = _pending_inbox().select_for_update().filter(pk=row_id).first()
+        if row is None:
+            return
+        items = parse_inbox_body(kind=row.kind, content_type=row.content_type, body=row.body.encode("utf-8"))
+        now = clock.now()
+        failed_items = []
+        for index, item in enumerate(items):
+            try:
+                with transaction.atomic():
+                    _apply_items(row, [item], now=now)
+            except TRANSIENT_DATABASE_ERRORS:
+                raise
+            except Exception as exc:
+                logger.exception("inbox item %s: item %d failed", row_id, index)
+                failed_items.append({"index": index, "error": f"{type(exc).__name__}: {exc}"[:500]})
+        row.processed_at = now
+        row.failed_items = failed_items
+        row.last_error = (
+            f"{len(failed_items)} of {len(items)} items could not be applied" if failed_items else ""
+        )
+        row.save(update_fields=["processed_at", "failed_items", "last_error"])
 
 
 def _ingest_row(row: InboxItem, *, now: dt.datetime) -> None:
     body = row.body.encode("utf-8")
-    items = parse_inbox_body(kind=row.kind, content_type=row.content_type, body=body)
+    _apply_items(row, parse_inbox_body(kind=row.kind, content_type=row.content_type, body=body), now=now)
+
+
+def _apply_items(row: InboxItem, items: list, *, now: dt.datetime) -> None:
     if row.kind == InboxItem.Kind.REPLIES:
         replies_ingest(channel=row.channel, replies=items, now=now)
     elif is_smpp_text(row.content_type):

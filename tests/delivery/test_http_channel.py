@@ -199,7 +199,7 @@ def test_an_id_the_channel_already_gave_another_message_is_not_stored_twice(api,
     assert Message.objects.get(pk=earlier.pk).channel_message_id == f"c-{earlier.pk}"
 
 
-def test_an_answer_that_cannot_be_recorded_fails_the_batch_instead_of_sending_it_again(
+def test_an_answer_the_database_refuses_for_good_is_outcome_unknown_never_a_resend_or_a_retry_advice(
     api, template, carrier, monkeypatch
 ):
     from django.db import DatabaseError
@@ -207,13 +207,16 @@ def test_an_answer_that_cannot_be_recorded_fails_the_batch_instead_of_sending_it
     def broken(*args, **kwargs):
         raise DatabaseError("disk full")
 
-    monkeypatch.setattr("delivery.services.dispatch._record_handed", broken)
+    monkeypatch.setattr("delivery.services.dispatch.handover.handed_record", broken)
     [message] = send(api, template, "+819011110001")
     monkeypatch.undo()
     dispatch_later(10)
     message.refresh_from_db()
-    assert message.status == MessageStatus.PROCESSING_FAILED and message.reason == Reason.OTHER
-    assert "could not be recorded: DatabaseError: disk full" in message.failure_detail
+    # The carrier has it: not "processing failed, retry later", and never handed over again.
+    assert message.status == MessageStatus.AWAITING_RECEIPT and message.reason == ""
+    assert message.channel.code == "carrier" and message.channel_message_id is None
+    unknown = message.events.get(kind="outcome_unknown").detail
+    assert "could not be recorded" in unknown["error"] and "disk full" in unknown["cause"]
     assert carrier.refs() == [message.pk]
 
 

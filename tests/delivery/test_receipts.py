@@ -341,24 +341,59 @@ def test_a_batch_interrupted_midway_is_processed_again_exactly_once(account, sim
     assert inbox_ingest().bodies == 0
 
 
-def test_a_body_that_keeps_failing_is_set_aside_without_blocking_others(account, simulator, monkeypatch):
+def test_one_bad_item_never_costs_the_good_items_of_its_body(account, simulator, monkeypatch):
     from delivery.services import receipts as receipts_module
 
     monkeypatch.setattr(receipts_module, "_queue_ingest", lambda: None)
-    message = awaiting(account, "m1")
-    post_receipts(simulator, receipt("boom"))
-    post_receipts(simulator, receipt("m1"))
+    first, second = awaiting(account, "m1"), awaiting(account, "m2", phone="+819011113333")
+    post_receipts(simulator, receipt("m1"), receipt("boom"), receipt("m2", "failed", code=500))
+    other_body = awaiting(account, "m3", phone="+819011114444")
+    post_receipts(simulator, receipt("m3"))
     real = receipts_module.receipts_apply
 
     def fails_for_boom(*, channel, receipts, now):
-        if receipts[0].channel_message_id == "boom":
+        if any(r.channel_message_id == "boom" for r in receipts):
             raise ValueError("corrupt")
         return real(channel=channel, receipts=receipts, now=now)
 
     monkeypatch.setattr(receipts_module, "receipts_apply", fails_for_boom)
+    inbox_ingest()
+    for message in (first, second, other_body):
+        message.refresh_from_db()
+    assert (first.status, second.status, other_body.status) == (
+        MessageStatus.DELIVERED,
+        MessageStatus.SEND_FAILED,
+        MessageStatus.DELIVERED,
+    )
+    assert Intercept.objects.filter(phone="+819011113333").exists()
+    body = InboxItem.objects.get(item_count=3)
+    assert body.processed_at is not None and body.attempts == 0
+    assert body.failed_items == [{"index": 1, "error": "ValueError: corrupt"}]
+    assert body.last_error == "1 of 3 items could not be applied"
+    assert not InboxItem.objects.filter(processed_at__isnull=True).exists()
+    assert inbox_ingest().bodies == 0
+
+
+def test_a_body_that_cannot_be_read_at_all_is_set_aside_without_blocking_others(
+    account, simulator, monkeypatch
+):
+    from delivery.services import receipts as receipts_module
+
+    monkeypatch.setattr(receipts_module, "_queue_ingest", lambda: None)
+    message = awaiting(account, "m1")
+    post_receipts(simulator, receipt("m1"))
+    post_receipts(simulator, receipt("m2"))
+    # As if the stored body had been damaged after it was accepted.
+    InboxItem.objects.filter(pk=InboxItem.objects.order_by("id").first().pk).update(body="{damaged")
+    InboxItem.objects.filter(pk=InboxItem.objects.order_by("id").last().pk).update(body="{damaged")
+    third = awaiting(account, "m3", phone="+819011115555")
+    post_receipts(simulator, receipt("m3"))
     for _ in range(6):
         inbox_ingest()
+    third.refresh_from_db()
     message.refresh_from_db()
-    assert message.status == MessageStatus.DELIVERED
-    stuck = InboxItem.objects.get(processed_at__isnull=True)
-    assert stuck.attempts == 5 and "corrupt" in stuck.last_error
+    assert third.status == MessageStatus.DELIVERED
+    assert message.status == MessageStatus.AWAITING_RECEIPT
+    stuck = InboxItem.objects.filter(processed_at__isnull=True)
+    assert stuck.count() == 2
+    assert all(item.attempts == 5 and "not JSON" in item.last_error for item in stuck)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from benchmarks.timing import Stopwatch, require_postgresql
 from delivery.models import Channel, InboxItem, KeywordFilter, Message, MessageStatus
 from delivery.services import dispatch, receipts, submission
+from delivery.services.dispatch import handover
 from delivery.services.setup import template_create
 from intercepts.models import Intercept
 from smsconsole.services import account_create, sms_user_create
@@ -88,14 +89,14 @@ class Command(BaseCommand):
 
     def _bench_dispatch(self, ids):
         watch = Stopwatch()
-        original = dispatch._queue_simulated_webhook
-        dispatch._queue_simulated_webhook = lambda *a: None  # receipts are measured on their own below
+        original = handover.simulated_webhook_queue
+        handover.simulated_webhook_queue = lambda *a: None  # receipts are measured on their own below
         try:
             for start in range(0, len(ids), 500):
                 with watch.lap():
                     dispatch.messages_dispatch(message_ids=ids[start : start + 500])
         finally:
-            dispatch._queue_simulated_webhook = original
+            handover.simulated_webhook_queue = original
         handed = list(
             Message.objects.filter(pk__in=ids, status=MessageStatus.AWAITING_RECEIPT).values_list(
                 "channel_message_id", flat=True

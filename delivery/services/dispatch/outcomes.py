@@ -1,0 +1,163 @@
+"""Writing what a channel answered for a batch: handed over, rejected, unavailable, or unknown.
+
+Every write here is guarded by the status the message must still have (`requesting`), so writing
+the same answer twice, or after another worker moved the message on, changes nothing.
+"""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+
+from delivery.models import Channel, Message, MessageEvent, MessageStatus, Reason
+from delivery.services.dispatch.report import DispatchReport, retry_delay
+from smsconsole.bulk import rows_update
+
+logger = logging.getLogger("delivery.services.dispatch")
+
+UNUSABLE_ID_ERROR = (
+    "accepted with an id that cannot be used (missing, too long, given twice or already in use); "
+    "receipts for this message cannot be matched"
+)
+OUTCOME_UNKNOWN_ERROR = (
+    "the channel has this message, but its answer could not be recorded; "
+    "receipts for this message cannot be matched, and it is not handed over again"
+)
+
+
+def _mark_handed(channel: Channel, messages: list[Message], *, now: dt.datetime) -> None:
+    for message in messages:
+        message.status = MessageStatus.AWAITING_RECEIPT
+        message.channel = channel
+        message.channel_delivered_at = now
+        message.updated_at = now
+        message.next_attempt_at = None
+    rows_update(
+        messages,
+        ["status", "channel", "channel_message_id", "channel_delivered_at", "updated_at", "next_attempt_at"],
+        where_in={"status": [MessageStatus.REQUESTING]},
+    )
+
+
+def handed_record(
+    channel: Channel,
+    accepted: list[tuple[Message, str]],
+    untracked: list[tuple[Message, str]],
+    *,
+    now: dt.datetime,
+) -> None:
+    """Both went to the channel and await their receipt; only the accepted have an id to match it by."""
+    for message, channel_message_id in accepted:
+        message.channel_message_id = channel_message_id
+    for message, _ in untracked:
+        message.channel_message_id = None
+    _mark_handed(channel, [message for message, _ in accepted + untracked], now=now)
+    MessageEvent.objects.bulk_create(
+        [
+            MessageEvent(
+                message=message,
+                at=now,
+                kind=MessageEvent.Kind.HANDED_TO_CHANNEL,
+                detail={"channel": channel.code, "channel_message_id": channel_message_id},
+            )
+            for message, channel_message_id in accepted
+        ]
+        + [
+            MessageEvent(
+                message=message,
+                at=now,
+                kind=MessageEvent.Kind.CHANNEL_ERROR,
+                detail={
+                    "channel": channel.code,
+                    "error": UNUSABLE_ID_ERROR,
+                    "channel_message_id": str(channel_message_id)[:200],
+                },
+            )
+            for message, channel_message_id in untracked
+        ]
+    )
+
+
+def outcome_unknown_record(channel: Channel, messages: list[Message], *, cause: str, now: dt.datetime) -> int:
+    """Handed over, answer lost for good: awaiting a receipt that cannot be matched, never resent.
+
+    Runs inside the caller's transaction; returns how many were still requesting and so marked.
+
+    Sending again could reach the recipient twice; failing it would tell the customer to retry.
+    The send log says what happened, and the console explains it."""
+    pending = set(
+        Message.objects.select_for_update()
+        .filter(pk__in=[m.pk for m in messages], status=MessageStatus.REQUESTING)
+        .values_list("pk", flat=True)
+    )
+    messages = [message for message in messages if message.pk in pending]
+    for message in messages:
+        message.channel_message_id = None
+    _mark_handed(channel, messages, now=now)
+    MessageEvent.objects.bulk_create(
+        MessageEvent(
+            message=message,
+            at=now,
+            kind=MessageEvent.Kind.OUTCOME_UNKNOWN,
+            detail={"channel": channel.code, "error": OUTCOME_UNKNOWN_ERROR, "cause": cause[:500]},
+        )
+        for message in messages
+    )
+    return len(messages)
+
+
+def unavailable_record(
+    channel: Channel, messages: list[Message], *, error: str, now: dt.datetime
+) -> DispatchReport:
+    """The channel could not take these now: back off, or fail as `other` after the last attempt."""
+    report = DispatchReport()
+    if not messages:
+        return report
+    logger.warning("channel %s unavailable for %d messages: %s", channel.code, len(messages), error)
+    max_attempts = settings.SMS_DISPATCH_MAX_ATTEMPTS
+    events = []
+    for message in messages:
+        attempt = message.dispatch_attempts  # the claim already counted this attempt
+        message.updated_at = now
+        if attempt >= max_attempts:
+            message.status = MessageStatus.PROCESSING_FAILED
+            message.reason = Reason.OTHER
+            message.failure_detail = f"channel {channel.code} unavailable after {attempt} attempts: {error}"[
+                :1000
+            ]
+            message.next_attempt_at = None
+            report.processing_failed += 1
+            events.append(
+                MessageEvent(
+                    message=message,
+                    at=now,
+                    kind=MessageEvent.Kind.CHECK_FAILED,
+                    detail={"reason": Reason.OTHER, "cause": message.failure_detail, "attempt": attempt},
+                )
+            )
+        else:
+            message.next_attempt_at = now + retry_delay(attempt)
+            report.retrying += 1
+            report.wake_at(message.next_attempt_at)
+        events.append(
+            MessageEvent(
+                message=message,
+                at=now,
+                kind=MessageEvent.Kind.CHANNEL_ERROR,
+                detail={
+                    "channel": channel.code,
+                    "attempt": attempt,
+                    "error": error[:500],
+                    "next_attempt_at": message.next_attempt_at.isoformat()
+                    if message.next_attempt_at
+                    else None,
+                },
+            )
+        )
+    rows_update(
+        messages,
+        ["status", "reason", "failure_detail", "next_attempt_at", "updated_at"],
+        where_in={"status": [MessageStatus.REQUESTING]},
+    )
+    MessageEvent.objects.bulk_create(events)
+    return report
