@@ -184,6 +184,28 @@ def message_failure_advice(*, message: Message) -> FailureAdvice | None:
     return None
 
 
+def message_unmatchable_notice(*, message: Message, events: list[MessageEvent]) -> str | None:
+    """Why a message its channel has will never get a receipt, when that is so; else None."""
+    if message.status != MessageStatus.AWAITING_RECEIPT or message.channel_message_id:
+        return None
+    if any(event.kind == MessageEvent.Kind.OUTCOME_UNKNOWN for event in events):
+        return str(
+            _(
+                "Outcome unknown: the carrier has this message, but the platform could not record the "
+                "carrier's answer, so no delivery receipt can update this status. It was not sent again, "
+                "so that the recipient does not get it twice, and it may well have been delivered. "
+                "Contact support before sending it again."
+            )
+        )
+    return str(
+        _(
+            "The carrier accepted this message without an id the platform can match its receipts by, so "
+            "no delivery receipt can update this status. It was not sent again, so that the recipient "
+            "does not get it twice. Contact support before sending it again."
+        )
+    )
+
+
 @dataclass(frozen=True)
 class ThreadEntry:
     at: object

@@ -11,6 +11,7 @@ from delivery.selectors import (
     message_events,
     message_failure_advice,
     message_get,
+    message_unmatchable_notice,
     message_list,
     message_status_counts,
     message_tag_suggestions,
@@ -99,11 +100,13 @@ class MessageDetailView(ConsoleMixin, TemplateView):
         blocking = None
         if message.blocking_intercept_id:
             blocking = intercept_get_for(account=self.account, intercept_id=message.blocking_intercept_id)
+        events = message_events(message=message)
         context.update(
             message=message,
             status_label=status_label(message),
-            events=message_events(message=message),
+            events=events,
             advice=message_failure_advice(message=message),
+            unmatchable_notice=message_unmatchable_notice(message=message, events=events),
             blocking_intercept=blocking,
             phone_display=phone_display(message.phone),
         )

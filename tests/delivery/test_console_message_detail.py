@@ -165,3 +165,31 @@ def test_thread_does_not_name_other_accounts_or_their_people(
     assert [entry.kind for entry in response.context["entries"]].count("intercept") == 1
     assert other_sms_user.name not in content
     assert other_account.name not in content and other_account.slug not in content
+
+
+@pytest.mark.django_db
+def test_an_outcome_unknown_message_is_explained_and_not_called_a_failure_to_retry(operator_client, account):
+    message = MessageFactory(
+        account=account, phone=PHONE, status="awaiting_receipt", channel=account.default_channel
+    )
+    MessageEventFactory(message=message, kind="outcome_unknown", at=timezone.now(), detail={"channel": "sim"})
+
+    content = operator_client.get(detail_url(message), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert 'data-testid="unmatchable-notice"' in content
+    assert "Outcome unknown" in content and "It was not sent again" in content
+    assert "worth retrying" not in content and 'data-testid="failure-advice"' not in content
+
+
+@pytest.mark.django_db
+def test_a_message_awaiting_a_receipt_it_can_get_has_no_notice(operator_client, account):
+    message = MessageFactory(
+        account=account,
+        phone=PHONE,
+        status="awaiting_receipt",
+        channel=account.default_channel,
+        channel_message_id="sim-1",
+    )
+    content = operator_client.get(detail_url(message), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Awaiting receipt" in content
+    assert 'data-testid="unmatchable-notice"' not in content
