@@ -11,10 +11,10 @@ from delivery.selectors import (
     message_events,
     message_failure_advice,
     message_get,
-    message_unmatchable_notice,
     message_list,
     message_status_counts,
     message_tag_suggestions,
+    message_unmatchable_notice,
     number_thread,
 )
 from delivery.tables import MessageTable, status_label
