@@ -1,9 +1,11 @@
 """The send API, message lookups, and the channels' webhooks."""
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -16,68 +18,118 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from delivery.channels.base import signature_problem
-from delivery.channels.payloads import PayloadError, has_nul
+from delivery.channels.payloads import (
+    MAX_CHANNEL_MESSAGE_ID_LENGTH,
+    MAX_ITEMS,
+    UNSTORABLE_TEXT,
+    PayloadError,
+    is_storable,
+)
 from delivery.filters import MessageFilter
 from delivery.models import Channel, InboxItem, Message, MessageEvent
 from delivery.selectors import message_get_for_api
 from delivery.services.receipts import inbox_receive
-from delivery.services.submission import MAX_RECIPIENTS, messages_submit
-from smsconsole.api import filtered_page, filterset_parameters, page_response
-
-ERROR_RESPONSE = inline_serializer(
-    "Error",
-    {
-        "detail": serializers.CharField(),
-        "code": serializers.CharField(required=False),
-        "errors": serializers.DictField(required=False),
-    },
+from delivery.services.submission import MAX_RECIPIENTS, messages_submit, submission_answer
+from smsconsole.api import (
+    AUTHENTICATED_ERRORS,
+    ERROR_RESPONSE,
+    IDEMPOTENCY_KEY_PARAMETER,
+    MAX_ID,
+    REPLAYED_HEADER_PARAMETER,
+    RETRY_AFTER_PARAMETER,
+    FilteredListSchema,
+    StrictCharField,
+    StrictIntegerField,
+    error_responses,
+    filtered_page,
+    filterset_parameters,
+    id_path_parameter,
+    idempotent_request_from,
+    page_response,
+    replayed_response,
 )
-
+from smsconsole.clock import PLAUSIBLE_YEARS
+from smsconsole.idempotency import (
+    REPLAYED_HEADER,
+    IdempotencyConflict,
+    IdempotencyKeyTaken,
+    idempotent_answer_find,
+)
+from smsconsole.throttling import WebhookClientIpRateThrottle
 
 WEBHOOK_ACCEPTED = inline_serializer("WebhookAccepted", {"accepted": serializers.IntegerField()})
 
 
 MAX_VARIABLE_LENGTH = 2000
 MAX_VARIABLES = 100
+MAX_VARIABLE_NAME_LENGTH = 64
 
 
-@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "number"}]})
+VARIABLE_VALUE_SCHEMA = {"oneOf": [{"type": "string", "maxLength": MAX_VARIABLE_LENGTH}, {"type": "number"}]}
+
+
+@extend_schema_field(VARIABLE_VALUE_SCHEMA)
 class VariableValueField(serializers.Field):
     """A template variable: a string or a number."""
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, str | int | float):
             raise serializers.ValidationError("must be a string or a number")
-        if isinstance(data, str):
-            # Ten segments is at most 1,530 characters: a longer value can only make a message that
-            # fails the content check, and an unbounded one would make a row the database refuses.
-            if len(data) > MAX_VARIABLE_LENGTH:
-                raise serializers.ValidationError(f"at most {MAX_VARIABLE_LENGTH} characters")
-            if has_nul(data):
-                raise serializers.ValidationError("must not contain NUL characters")
+        # Ten segments is at most 1,530 characters: a longer value can only make a message that
+        # fails the content check, and an unbounded one would make a row the database refuses. A
+        # number counts as the text it becomes (an integer may have up to 4,300 digits).
+        if len(str(data)) > MAX_VARIABLE_LENGTH:
+            raise serializers.ValidationError(f"at most {MAX_VARIABLE_LENGTH} characters")
+        if isinstance(data, str) and not is_storable(data):
+            raise serializers.ValidationError(f"must be text {UNSTORABLE_TEXT}")
         return data
 
     def to_representation(self, value):
         return value
 
 
+@extend_schema_field(
+    {"type": "object", "maxProperties": MAX_VARIABLES, "additionalProperties": VARIABLE_VALUE_SCHEMA}
+)
+class VariablesField(serializers.DictField):
+    """Template variables by name; documented with their bounds (DictField's schema has none)."""
+
+
 class RecipientSerializer(serializers.Serializer):
-    to = serializers.CharField(
-        max_length=32, help_text="E.164 (+819012345678) or national in the account's region."
+    to = StrictCharField(
+        max_length=32,
+        help_text=(
+            "E.164 (+819012345678) or national in the account's region, as a string. A number with an "
+            "extension (090-1234-5678 ext. 9) is refused: an SMS cannot reach an extension."
+        ),
     )
-    vars = serializers.DictField(child=VariableValueField(), required=False, default=dict)
+    vars = VariablesField(
+        child=VariableValueField(),
+        required=False,
+        default=dict,
+        help_text=f"Template variables by name (at most {MAX_VARIABLES}, names up to "
+        f"{MAX_VARIABLE_NAME_LENGTH} characters).",
+    )
 
     def validate_vars(self, value):
         if len(value) > MAX_VARIABLES:
             raise serializers.ValidationError(f"at most {MAX_VARIABLES} variables")
-        if any(len(name) > 64 for name in value):
-            raise serializers.ValidationError("variable names are at most 64 characters")
+        # DictField checks the values only; the names are stored too (Message.variables).
+        for name in value:
+            if len(name) > MAX_VARIABLE_NAME_LENGTH:
+                raise serializers.ValidationError(
+                    f"variable names are at most {MAX_VARIABLE_NAME_LENGTH} characters"
+                )
+            if not is_storable(name):
+                raise serializers.ValidationError(f"variable names must be text {UNSTORABLE_TEXT}")
         return value
 
 
 class SendRequestSerializer(serializers.Serializer):
-    template = serializers.IntegerField(min_value=1, help_text="Id of one of your account's templates.")
-    tag = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    template = StrictIntegerField(
+        min_value=1, max_value=MAX_ID, help_text="Id of one of your account's templates."
+    )
+    tag = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     messages = serializers.ListField(child=RecipientSerializer(), min_length=1, max_length=MAX_RECIPIENTS)
 
 
@@ -103,7 +155,12 @@ class MessageSerializer(serializers.ModelSerializer):
     template = serializers.IntegerField(source="template_id")
     template_name = serializers.CharField(source="template.name")
     message_count = serializers.IntegerField(source="segments")
-    channel = serializers.CharField(source="channel.code", default=None)
+    channel = serializers.CharField(
+        source="channel.code",
+        default=None,
+        allow_null=True,
+        help_text="Null until the message is dispatched.",
+    )
 
     class Meta:
         model = Message
@@ -149,6 +206,9 @@ def list_response_serializer(name: str, row_serializer) -> serializers.Serialize
 
 
 class MessageCollectionView(APIView):
+    filterset_class = MessageFilter
+    schema = FilteredListSchema()
+
     @extend_schema(
         operation_id="messages_list",
         summary="List messages (the console's status list)",
@@ -157,13 +217,16 @@ class MessageCollectionView(APIView):
             "requested_to (at most 30 days back; default the last 24 hours), status and reason. "
             "Pages by opaque cursor; a bad parameter is a 400 naming it."
         ),
-        parameters=filterset_parameters(MessageFilter),
-        responses={200: list_response_serializer("MessagePage", MessageSerializer), 400: ERROR_RESPONSE},
+        parameters=[*filterset_parameters(MessageFilter), RETRY_AFTER_PARAMETER],
+        responses={
+            200: list_response_serializer("MessagePage", MessageSerializer),
+            **error_responses(400, *AUTHENTICATED_ERRORS),
+        },
     )
     def get(self, request):
         page = filtered_page(
             request,
-            filterset_class=MessageFilter,
+            filterset_class=self.filterset_class,
             time_field="requested_at",
             list_key="api.messages",
             select_related=["channel"],
@@ -175,14 +238,18 @@ class MessageCollectionView(APIView):
         summary="Send messages",
         description=(
             f"Queue 1 to {MAX_RECIPIENTS} messages from one template. All or nothing: an invalid "
-            "recipient or template refuses the whole request and nothing is stored."
+            "recipient or template refuses the whole request and nothing is stored. Send an "
+            "`Idempotency-Key` to make retries safe: a retry after a timeout or a 503 with the same key "
+            f"and body answers the first answer (with `{REPLAYED_HEADER}: true`) and sends nothing twice."
         ),
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER_PARAMETER, RETRY_AFTER_PARAMETER],
         request=SendRequestSerializer,
         responses={
-            202: SendResponseSerializer,
-            400: ERROR_RESPONSE,
-            401: ERROR_RESPONSE,
-            403: ERROR_RESPONSE,
+            202: OpenApiResponse(
+                SendResponseSerializer,
+                description=f"Queued: the ids in request order. A replay has `{REPLAYED_HEADER}: true`.",
+            ),
+            **error_responses(400, *AUTHENTICATED_ERRORS, 409, 413, 415),
         },
         examples=[
             OpenApiExample(
@@ -197,23 +264,38 @@ class MessageCollectionView(APIView):
         ],
     )
     def post(self, request):
+        idempotency = idempotent_request_from(request)
+        if idempotency is not None:
+            stored = idempotent_answer_find(sms_user=request.user, request=idempotency)
+            if stored is not None:
+                return replayed_response(stored)
         serializer = SendRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        messages = messages_submit(
-            sms_user=request.user, template_id=data["template"], tag=data["tag"], recipients=data["messages"]
-        )
-        return Response(
-            {"messages": [{"id": m.pk, "to": m.phone, "status": "requesting"} for m in messages]},
-            status=status.HTTP_202_ACCEPTED,
-        )
+        try:
+            messages = messages_submit(
+                sms_user=request.user,
+                template_id=data["template"],
+                tag=data["tag"],
+                recipients=data["messages"],
+                idempotency=idempotency,
+            )
+        except IdempotencyKeyTaken:
+            # A concurrent request with this key committed first (ours was rolled back): its answer
+            # stands for both, or, for another body, this one is a conflict.
+            stored = idempotent_answer_find(sms_user=request.user, request=idempotency)
+            if stored is None:
+                raise IdempotencyConflict("This Idempotency-Key is in use by a concurrent request.") from None
+            return replayed_response(stored)
+        return Response(submission_answer(messages), status=status.HTTP_202_ACCEPTED)
 
 
 class MessageDetailView(APIView):
     @extend_schema(
         operation_id="messages_retrieve",
         summary="One message with its send log",
-        responses={200: MessageDetailSerializer, 404: ERROR_RESPONSE},
+        parameters=[id_path_parameter("message_id", "The message's id."), RETRY_AFTER_PARAMETER],
+        responses={200: MessageDetailSerializer, **error_responses(404, *AUTHENTICATED_ERRORS)},
     )
     def get(self, request, message_id: int):
         message = message_get_for_api(account=request.user.account, message_id=message_id)
@@ -229,9 +311,22 @@ class RawBodyParser(BaseParser):
         return None
 
 
+class WebhookSchema(AutoSchema):
+    """A webhook's body is required whatever its media type (drf-spectacular makes a text/plain one,
+    given as a plain schema, optional)."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
+
+
 class ChannelWebhookView(APIView):
+    schema = WebhookSchema()
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [WebhookClientIpRateThrottle]
     parser_classes = [RawBodyParser]
     kind: str = ""
 
@@ -282,6 +377,120 @@ REPLIES_DOC = (
 )
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "minLength": 1, "maxLength": MAX_CHANNEL_MESSAGE_ID_LENGTH},
+            {"type": "integer"},
+        ]
+    }
+)
+class ChannelMessageIdField(serializers.Field):
+    """Documents a receipt's `id`: the channel's message id, a string or a number."""
+
+
+# A pattern, not an enum: drf-spectacular names enums by field, and Message's `status` has that name.
+@extend_schema_field(
+    {"type": "string", "pattern": "^(delivered|failed)$", "description": "delivered or failed"}
+)
+class ReceiptStatusField(serializers.Field):
+    """Documents a receipt's `status`."""
+
+
+@extend_schema_field(
+    {
+        "description": "Our return code: a whole number from 500 to 599, required when the status is "
+        "failed. A delivered receipt's code is ignored, whatever it is (carriers send 0 and other values)."
+    }
+)
+class ReceiptCodeField(serializers.Field):
+    """Documents a receipt's `code`: any value, since a delivered receipt's code is not read."""
+
+
+# The webhook bodies as documented; the views parse them with delivery.channels.payloads.
+RECEIPTS_REQUEST = inline_serializer(
+    "ChannelReceipts",
+    {
+        "receipts": serializers.ListField(
+            min_length=1,
+            max_length=MAX_ITEMS,
+            child=inline_serializer(
+                "ChannelReceipt",
+                {
+                    "id": ChannelMessageIdField(),
+                    "status": ReceiptStatusField(),
+                    "code": ReceiptCodeField(required=False),
+                    "detail": serializers.CharField(required=False, allow_null=True, allow_blank=True),
+                    "done_at": serializers.DateTimeField(
+                        help_text=f"With a time zone offset; between the years {PLAUSIBLE_YEARS[0]} and "
+                        f"{PLAUSIBLE_YEARS[1]}."
+                    ),
+                    "part": serializers.IntegerField(
+                        min_value=1, max_value=255, required=False, allow_null=True, help_text="With parts."
+                    ),
+                    "parts": serializers.IntegerField(
+                        min_value=1,
+                        max_value=255,
+                        required=False,
+                        allow_null=True,
+                        help_text="At least part.",
+                    ),
+                },
+            ),
+        )
+    },
+)
+REPLIES_REQUEST = inline_serializer(
+    "ChannelReplies",
+    {
+        "replies": serializers.ListField(
+            min_length=1,
+            max_length=MAX_ITEMS,
+            child=inline_serializer(
+                "ChannelReply",
+                {
+                    "from": serializers.CharField(help_text="The sender, in international format (+81…)."),
+                    "content": serializers.CharField(help_text="Not only spaces."),
+                    "received_at": serializers.DateTimeField(
+                        help_text=f"With a time zone offset; between the years {PLAUSIBLE_YEARS[0]} and "
+                        f"{PLAUSIBLE_YEARS[1]}."
+                    ),
+                    "carrier": serializers.CharField(required=False, allow_null=True, allow_blank=True),
+                },
+            ),
+        )
+    },
+)
+# One SMPP 3.4 delivery receipt per line, as delivery.channels.smpp reads them; blank lines are skipped.
+_SMPP_LINE = (
+    r"[ \t\r]*id:[^ \t\r\n\x00]{1,64}[ \t]+sub:[0-9]+[ \t]+dlvrd:[0-9]+[ \t]+"
+    r"submit date:[0-9]{10}([0-9]{2})?[ \t]+done date:[0-9]{10}([0-9]{2})?[ \t]+"
+    r"stat:(DELIVRD|EXPIRED|DELETED|UNDELIV|REJECTD|UNKNOWN|ENROUTE|ACCEPTD)[ \t]+"
+    r"err:[0-9A-Za-z]+([ \t]+text:[^\n\x00]*)?[ \t\r]*"
+)
+SMPP_RECEIPTS_REQUEST = {
+    "type": "string",
+    "pattern": rf"^(({_SMPP_LINE})?[ \t\r]*\n)*{_SMPP_LINE}([ \t\r]*\n)*[ \t\r]*$",
+    "description": "Dates are YYMMDDhhmm[ss], taken as UTC. Up to 10,000 lines.",
+}
+SIGNATURE_PARAMETERS = [
+    OpenApiParameter(
+        "X-Signature-Timestamp",
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        required=True,
+        description="Unix seconds, within 5 minutes of now.",
+    ),
+    OpenApiParameter(
+        "X-Signature",
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        required=True,
+        description='`sha256=<hex HMAC-SHA256 with the channel\'s secret of "<timestamp>." + the raw body>`.',
+    ),
+]
+
+
 class ReceiptWebhookView(ChannelWebhookView):
     kind = InboxItem.Kind.RECEIPTS
 
@@ -290,12 +499,12 @@ class ReceiptWebhookView(ChannelWebhookView):
         summary="Channel webhook: delivery receipts",
         description=RECEIPTS_DOC,
         auth=[],
-        request={"application/json": OpenApiTypes.OBJECT, "text/plain": OpenApiTypes.STR},
+        parameters=[*SIGNATURE_PARAMETERS, RETRY_AFTER_PARAMETER],
+        request={"application/json": RECEIPTS_REQUEST, "text/plain": SMPP_RECEIPTS_REQUEST},
         responses={
             202: WEBHOOK_ACCEPTED,
-            400: ERROR_RESPONSE,
-            401: ERROR_RESPONSE,
-            404: OpenApiResponse(description="No channel with this code."),
+            **error_responses(400, 401, 413, 429, 503),
+            404: OpenApiResponse(ERROR_RESPONSE, description="No channel with this code."),
         },
     )
     def post(self, request, code: str):
@@ -310,12 +519,12 @@ class ReplyWebhookView(ChannelWebhookView):
         summary="Channel webhook: replies",
         description=REPLIES_DOC,
         auth=[],
-        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[*SIGNATURE_PARAMETERS, RETRY_AFTER_PARAMETER],
+        request={"application/json": REPLIES_REQUEST},
         responses={
             202: WEBHOOK_ACCEPTED,
-            400: ERROR_RESPONSE,
-            401: ERROR_RESPONSE,
-            404: OpenApiResponse(description="No channel with this code."),
+            **error_responses(400, 401, 413, 429, 503),
+            404: OpenApiResponse(ERROR_RESPONSE, description="No channel with this code."),
         },
     )
     def post(self, request, code: str):

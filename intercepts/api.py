@@ -5,13 +5,22 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from delivery.api import ERROR_RESPONSE, list_response_serializer
+from delivery.api import list_response_serializer
 from intercepts.filters import InterceptFilter
 from intercepts.models import Intercept
 from intercepts.selectors import intercept_is_customer_deletable, intercept_rules_by_code
 from intercepts.services import intercept_delete_by_customer
 from smsconsole import clock
-from smsconsole.api import filtered_page, filterset_parameters, page_response
+from smsconsole.api import (
+    AUTHENTICATED_ERRORS,
+    RETRY_AFTER_PARAMETER,
+    FilteredListSchema,
+    error_responses,
+    filtered_page,
+    filterset_parameters,
+    id_path_parameter,
+    page_response,
+)
 
 
 class InterceptDetailView(APIView):
@@ -23,7 +32,8 @@ class InterceptDetailView(APIView):
             "that does not exist, is a 404 either way; a record whose rule does not let customers delete "
             "it is a 403."
         ),
-        responses={204: None, 403: ERROR_RESPONSE, 404: ERROR_RESPONSE},
+        parameters=[id_path_parameter("intercept_id", "The intercept record's id."), RETRY_AFTER_PARAMETER],
+        responses={204: None, **error_responses(404, *AUTHENTICATED_ERRORS)},
     )
     def delete(self, request, intercept_id: int):
         intercept_delete_by_customer(
@@ -65,6 +75,9 @@ class InterceptSerializer(serializers.ModelSerializer):
 
 
 class InterceptCollectionView(APIView):
+    filterset_class = InterceptFilter
+    schema = FilteredListSchema()
+
     @extend_schema(
         operation_id="intercepts_list",
         summary="List the intercept records your account may see",
@@ -73,13 +86,19 @@ class InterceptCollectionView(APIView):
             "(they blocked one of your messages, or you filter for that exact phone), never naming the "
             "other account. Filters: phone, scope, return_code, state (live / expired)."
         ),
-        parameters=filterset_parameters(InterceptFilter),
-        responses={200: list_response_serializer("InterceptPage", InterceptSerializer), 400: ERROR_RESPONSE},
+        parameters=[*filterset_parameters(InterceptFilter), RETRY_AFTER_PARAMETER],
+        responses={
+            200: list_response_serializer("InterceptPage", InterceptSerializer),
+            **error_responses(400, *AUTHENTICATED_ERRORS),
+        },
     )
     def get(self, request):
         account = request.user.account
         page = filtered_page(
-            request, filterset_class=InterceptFilter, time_field="intercepted_at", list_key="api.intercepts"
+            request,
+            filterset_class=self.filterset_class,
+            time_field="intercepted_at",
+            list_key="api.intercepts",
         )
         context = {"account": account, "rules": intercept_rules_by_code()}
         return Response(

@@ -5,14 +5,22 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from delivery.api import ERROR_RESPONSE, list_response_serializer
+from delivery.api import list_response_serializer
 from replies.filters import ReplyFilter
 from replies.models import Reply
-from smsconsole.api import filtered_page, filterset_parameters, page_response
+from smsconsole.api import (
+    AUTHENTICATED_ERRORS,
+    RETRY_AFTER_PARAMETER,
+    FilteredListSchema,
+    error_responses,
+    filtered_page,
+    filterset_parameters,
+    page_response,
+)
 
 
 class ReplySerializer(serializers.ModelSerializer):
-    template_name = serializers.CharField(source="template.name", default=None)
+    template_name = serializers.CharField(source="template.name", default=None, allow_null=True)
 
     class Meta:
         model = Reply
@@ -32,6 +40,9 @@ class ReplySerializer(serializers.ModelSerializer):
 
 
 class ReplyCollectionView(APIView):
+    filterset_class = ReplyFilter
+    schema = FilteredListSchema()
+
     @extend_schema(
         operation_id="replies_list",
         summary="List replies from your recipients",
@@ -40,11 +51,14 @@ class ReplyCollectionView(APIView):
             "the last 24 hours). `is_unsubscribe`: the reply put the number on your unsubscribe list; "
             "`is_optout_like`: it reads like an opt-out without being one, worth a look."
         ),
-        parameters=filterset_parameters(ReplyFilter),
-        responses={200: list_response_serializer("ReplyPage", ReplySerializer), 400: ERROR_RESPONSE},
+        parameters=[*filterset_parameters(ReplyFilter), RETRY_AFTER_PARAMETER],
+        responses={
+            200: list_response_serializer("ReplyPage", ReplySerializer),
+            **error_responses(400, *AUTHENTICATED_ERRORS),
+        },
     )
     def get(self, request):
         page = filtered_page(
-            request, filterset_class=ReplyFilter, time_field="received_at", list_key="api.replies"
+            request, filterset_class=self.filterset_class, time_field="received_at", list_key="api.replies"
         )
         return Response(page_response(request, page, ReplySerializer(page.object_list, many=True).data))

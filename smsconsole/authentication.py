@@ -7,20 +7,26 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from smsconsole.models import SmsUser, hash_api_key
+from smsconsole.throttling import AuthFailureThrottle
 
 # Recording every call would turn each read into a write; a minute's precision is enough.
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
 
 
 class SmsUserKeyAuthentication(authentication.BaseAuthentication):
+    """The SMS_USER whose key the request carries; an IP with too many bad keys is refused (429)."""
+
     keyword = "Bearer"
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
+        failures = AuthFailureThrottle()
+        failures.check(request)
         scheme, _, key = header.partition(" ")
         if scheme != self.keyword or not key.strip():
+            failures.record(request)
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <API key>'.")
         sms_user = (
             SmsUser.objects.select_related("account", "account__default_channel")
@@ -28,6 +34,7 @@ class SmsUserKeyAuthentication(authentication.BaseAuthentication):
             .first()
         )
         if sms_user is None:
+            failures.record(request)
             raise exceptions.AuthenticationFailed("Invalid API key.")
         now = timezone.now()
         if sms_user.last_used_at is None or now - sms_user.last_used_at > LAST_USED_PRECISION:

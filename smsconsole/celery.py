@@ -20,6 +20,8 @@ app.conf.beat_schedule = {
     "retry-early-receipts": {"task": "delivery.tasks.early_receipts_retry", "schedule": 60.0},
     # Tidy expired intercepts away; blocking compares with the clock and never waits for this.
     "expire-intercepts": {"task": "intercepts.tasks.intercepts_expire", "schedule": 300.0},
+    # Forget send API idempotency keys past their 24 hours; lookups ignore old keys meanwhile.
+    "purge-idempotency-keys": {"task": "smsconsole.tasks.idempotency_keys_purge", "schedule": 3600.0},
     # Drop messages, send logs and replies older than the retention period, nightly (UTC).
     "purge-past-retention": {
         "task": "delivery.tasks.retention_purge",

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.functional import SimpleLazyObject
 
+from smsconsole.api import api_error_response, is_api_request
 from smsconsole.selectors import console_account_for
 
 
@@ -48,4 +49,31 @@ class ApiLanguageMiddleware:
             request.LANGUAGE_CODE = "en"
             response = self.get_response(request)
         response.headers["Content-Language"] = "en"
+        return response
+
+
+class ApiJsonErrorsMiddleware:
+    """Every answer under /api/ is JSON: an HTML error page Django drew there becomes the API's shape.
+
+    The `handler*` views (smsconsole/urls.py) already answer JSON for /api/; this catches the pages
+    Django draws without them: the DEBUG pages for a 404 or a crash, and any HTML another layer
+    returns. Console pages are left as they are.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and is_api_request(request)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            kept = {
+                name: response[name]
+                for name in ("Allow", "Retry-After", "WWW-Authenticate")
+                if name in response
+            }
+            return api_error_response(response.status_code, headers=kept)
         return response

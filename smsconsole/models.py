@@ -137,3 +137,43 @@ class SmsUser(models.Model):
 
     # DRF treats the authenticated principal as request.user.
     is_authenticated = True
+
+
+class IdempotencyKey(models.Model):
+    """A send request's `Idempotency-Key` and the answer it got, so a retry gets that answer again.
+
+    Written in the same transaction as the messages it answered: a crash leaves both or neither.
+    Keys stop counting after a day (`smsconsole.idempotency.IDEMPOTENCY_KEY_LIFETIME`) and are purged."""
+
+    # The unique constraint below starts with the account and serves as its index.
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    sms_user = models.ForeignKey(
+        SmsUser, verbose_name=_("SMS_USER"), on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField(_("key"), max_length=255)
+    request_hash = models.CharField(
+        _("request hash"), max_length=64, help_text=_("SHA-256 of the request body's canonical JSON.")
+    )
+    response_status = models.PositiveSmallIntegerField(_("response status"))
+    response_body = models.JSONField(_("response body"))
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [
+            # Two requests racing with one key: the second insert waits for the first to commit, then
+            # fails here, and that request answers with the winner's answer.
+            models.UniqueConstraint(
+                fields=["account", "sms_user", "key"], name="idempotency_key_unique_per_sms_user"
+            )
+        ]
+        indexes = [
+            # The purge job's range scan over every account (an exception to account-first indexes).
+            models.Index(fields=["created_at"], name="idempotency_key_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sms_user} {self.key}"

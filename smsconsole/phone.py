@@ -18,6 +18,12 @@ def phone_to_e164(raw: str, *, default_region: str = "JP") -> str:
         parsed = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber(f"{raw!r} is not a phone number ({exc})") from None
+    if parsed.extension:
+        # E.164 has no room for an extension: dropping it would text the main line instead.
+        raise InvalidPhoneNumber(
+            f"{raw!r} has an extension ({parsed.extension}); an SMS cannot reach an extension, "
+            "give the mobile number alone"
+        )
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidPhoneNumber(f"{raw!r} is not a valid phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

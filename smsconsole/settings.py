@@ -1,10 +1,12 @@
 """Settings for the SMS delivery console, read from the environment.
 
 Every setting has a working default for a fresh machine: SQLite in the project folder and Celery
-tasks run eagerly in-process. Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY and
-DEBUG=0.
+tasks run eagerly in-process. Production sets DATABASE_URL, CELERY_BROKER_URL, CACHE_URL, SECRET_KEY,
+ALLOWED_HOSTS and DEBUG=0, and is then secure by default (HTTPS only, HSTS, secure cookies, a strict
+Content-Security-Policy): `manage.py check --deploy` has nothing to say.
 """
 
+import datetime as dt
 import math
 import os
 from pathlib import Path
@@ -30,14 +32,17 @@ def envbool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
 
 
-def envint(name: str, default: int) -> int:
+def envint(name: str, default: int, *, minimum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
 
 
 def envfloat(name: str, default: float) -> float:
@@ -58,6 +63,20 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def envproxyheader(name: str) -> tuple[str, str] | None:
+    """`HTTP_X_FORWARDED_PROTO,https`: the header a TLS-terminating proxy sets, and its value."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    header, _, value = (part.strip() for part in raw.partition(","))
+    if not header.startswith("HTTP_") or not value or "," in value or not header.replace("_", "").isalnum():
+        raise ImproperlyConfigured(
+            f"{name} must be a request header as Django names it and its value, "
+            f"like HTTP_X_FORWARDED_PROTO,https; got {raw!r}"
+        )
+    return header.upper(), value
 
 
 DEBUG = envbool("DEBUG", True)
@@ -81,6 +100,8 @@ INSTALLED_APPS = [
     "django_tables2",
     "rest_framework",
     "drf_spectacular",
+    "axes",
+    "csp",
     "smsconsole",
     "delivery",
     "intercepts",
@@ -90,15 +111,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files are answered here, before sessions, locale and the rest are set up.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "smsconsole.middleware.ApiLanguageMiddleware",
+    "smsconsole.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "smsconsole.middleware.ConsoleAccountMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smsconsole.urls"
@@ -139,8 +166,35 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Login lockout (django-axes; the policy is in smsconsole/throttling.py) ----------------------
+# AxesStandaloneBackend refuses a locked-out login before the password is checked. It needs the
+# request: tests log in with `client.force_login(user)` or `client.login(request=HttpRequest(), …)`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "smsconsole.throttling.LoginAttemptHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+# Failures of one username from one IP; of any usernames from one IP (password spraying).
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_IP_FAILURE_LIMIT = envint("LOGIN_IP_FAILURE_LIMIT", 50, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+# Refused attempts during a lockout do not restart it: the cool-off runs from the last real failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "smsconsole.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "smsconsole.throttling.login_lockout_response"
+# Failed attempts are kept (and listed in admin, where staff can delete one to unlock early);
+# a row per successful login would grow without bound.
+AXES_DISABLE_ACCESS_LOG = True
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: REMOTE_ADDR is the client).
+NUM_PROXIES = envint("NUM_PROXIES", 0, minimum=0)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "delivery:message-list"
@@ -161,13 +215,74 @@ USE_I18N = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# WhiteNoise serves static files in every mode. In production (`collectstatic` first) the names
+# carry a content hash and are cached for a year, compressed; with DEBUG they come straight from
+# the source folders, so `make run` and the tests need no collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# Fixed when settings load (the tests turn DEBUG off later, and still find the files).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
+# --- HTTPS and browser protections --------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", True)
+# Production is HTTPS only unless told otherwise; development serves plain HTTP.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Preloading hard-codes HTTPS for the whole domain into browsers, and anyone may submit a
+    # domain whose header asks for it: it stays the domain owner's explicit choice, so Django's
+    # reminder to turn it on is not a warning here.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+
+# Behind a proxy that terminates TLS, requests arrive over HTTP: trust its header to tell HTTPS
+# (or SECURE_SSL_REDIRECT redirects forever). Only set it if the proxy overwrites that header.
+SECURE_PROXY_SSL_HEADER = envproxyheader("SECURE_PROXY_SSL_HEADER")
+
+# A strict policy: scripts, styles, images and fonts from this site only, no inline code, no
+# plugins, no framing. The console and the admin need nothing more.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# --- Cache (the API's rate-limit counters) ------------------------------------------------------
+# redis://host:6379/1 in production, shared by every web process; in-process memory by default.
+# Short timeouts: a hung Redis must never hold a request (rate limits then fail open).
+CACHE_URL = os.environ.get("CACHE_URL", "").strip()
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "smsconsole",
+            "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3},
+        }
+    }
+elif CACHE_URL in {"", "locmem://"}:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL (or unset), got {CACHE_URL!r}")
+THROTTLE_CACHE_ALIAS = "default"
 
 # --- Celery -------------------------------------------------------------------------------------
 # Without a broker the whole pipeline runs in-process, so a fresh machine needs no services.
@@ -205,10 +320,27 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["smsconsole.authentication.SmsUserKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["smsconsole.authentication.IsActiveSmsUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["smsconsole.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "smsconsole.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Requests a minute per SMS_USER and per client IP, failed API key checks a minute per IP
+    # (counted by SmsUserKeyAuthentication), and channel webhook calls a minute per IP (their own
+    # limit, set on the webhook views). 0 turns a limit off. Past one: 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "smsconsole.throttling.SmsUserRateThrottle",
+        "smsconsole.throttling.ClientIpRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        scope: f"{per_minute}/min" if per_minute else None
+        for scope, per_minute in {
+            "sms_user": envint("API_KEY_REQUESTS_PER_MINUTE", 1200, minimum=0),
+            "client_ip": envint("API_IP_REQUESTS_PER_MINUTE", 3000, minimum=0),
+            "auth_failure": envint("API_AUTH_FAILURES_PER_MINUTE", 30, minimum=0),
+            "webhook_ip": envint("WEBHOOK_IP_REQUESTS_PER_MINUTE", 60000, minimum=0),
+        }.items()
+    },
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SMS delivery console API",
@@ -229,6 +361,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # One line per eager task in `make run` and the demo would drown everything else.
         "celery.app.trace": {"level": "WARNING"},
+        # Failed logins and lockouts are warnings; each successful login is not worth a line.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -16,3 +16,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(("smsconsole.api_urls", "api"), namespace="api")),
 ]
+
+# Under /api/ these answer JSON in the API's error shape (a dropped database connection is a 503);
+# elsewhere they are Django's own pages.
+handler400 = "smsconsole.api.bad_request"
+handler403 = "smsconsole.api.permission_denied"
+handler404 = "smsconsole.api.page_not_found"
+handler500 = "smsconsole.api.server_error"

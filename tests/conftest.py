@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.utils import translation
 
@@ -82,6 +83,14 @@ def other_api(other_sms_user):
 def simulator(account):
     """The account's default channel: the embedded simulator."""
     return account.default_channel
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Each test starts with no API request counted (the counters live in the process's cache)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ A body is either entirely valid or refused with every problem named; nothing is 
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 
 from delivery.channels.base import ReceiptItem, ReplyItem
@@ -57,9 +58,15 @@ def parse_timestamp(value) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
-def has_nul(value: str) -> bool:
-    # PostgreSQL text and jsonb refuse U+0000; a body that carries one would fail at ingestion.
-    return "\x00" in value
+# PostgreSQL refuses U+0000 in text and jsonb, and no UTF-8 encoder (psycopg's, SQLite's) takes a
+# lone surrogate, which JSON can spell as "\ud800". Either would pass parsing and fail at the write.
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_TEXT = "without NUL characters or lone surrogates (U+D800 to U+DFFF)"
+
+
+def is_storable(text: str) -> bool:
+    """Whether the database can store `text`: checked for every string a request brings to a row."""
+    return _UNSTORABLE_RE.search(text) is None
 
 
 def _load_list(body: bytes, key: str) -> list:
@@ -71,6 +78,11 @@ def _load_list(body: bytes, key: str) -> list:
         raise PayloadError(
             f"The body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
         ) from None
+    except RecursionError:
+        raise PayloadError("The body is not JSON we accept: it is nested too deeply.") from None
+    except ValueError:
+        # Python refuses integer literals over sys.get_int_max_str_digits() (4,300 by default).
+        raise PayloadError("The body is not JSON we accept: a number has more than 4,300 digits.") from None
     if not isinstance(document, dict) or not isinstance(document.get(key), list):
         raise PayloadError(f'Expected an object with a "{key}" list.', {key: "missing or not a list"})
     items = document[key]
@@ -103,8 +115,8 @@ def _receipt_from(item: dict, where: str, errors: _Errors) -> ReceiptItem | None
     if not isinstance(message_id, str | int) or isinstance(message_id, bool) or str(message_id).strip() == "":
         errors.add(f"{where}.id", "required: the channel message id")
         ok = False
-    elif len(str(message_id).strip()) > MAX_CHANNEL_MESSAGE_ID_LENGTH or has_nul(str(message_id)):
-        errors.add(f"{where}.id", f"at most {MAX_CHANNEL_MESSAGE_ID_LENGTH} characters, no NUL")
+    elif len(str(message_id).strip()) > MAX_CHANNEL_MESSAGE_ID_LENGTH or not is_storable(str(message_id)):
+        errors.add(f"{where}.id", f"at most {MAX_CHANNEL_MESSAGE_ID_LENGTH} characters, {UNSTORABLE_TEXT}")
         ok = False
     status = item.get("status")
     if status not in ("delivered", "failed"):
@@ -120,8 +132,8 @@ def _receipt_from(item: dict, where: str, errors: _Errors) -> ReceiptItem | None
     detail = item.get("detail", "")
     if detail is None:
         detail = ""
-    if not isinstance(detail, str) or has_nul(detail):
-        errors.add(f"{where}.detail", "must be a string without NUL characters")
+    if not isinstance(detail, str) or not is_storable(detail):
+        errors.add(f"{where}.detail", f"must be a string {UNSTORABLE_TEXT}")
         ok = False
     try:
         done_at = parse_timestamp(item.get("done_at"))
@@ -165,12 +177,12 @@ def parse_replies_json(body: bytes) -> list[ReplyItem]:
             errors.add(f"{where}.from", "must be a valid phone number in international format (+81…)")
             ok = False
         content = item.get("content")
-        if not isinstance(content, str) or not content.strip() or has_nul(content):
-            errors.add(f"{where}.content", "required, a non-empty string without NUL characters")
+        if not isinstance(content, str) or not content.strip() or not is_storable(content):
+            errors.add(f"{where}.content", f"required, a non-empty string {UNSTORABLE_TEXT}")
             ok = False
         carrier = item.get("carrier") or ""
-        if not isinstance(carrier, str) or has_nul(carrier):
-            errors.add(f"{where}.carrier", "must be a string without NUL characters")
+        if not isinstance(carrier, str) or not is_storable(carrier):
+            errors.add(f"{where}.carrier", f"must be a string {UNSTORABLE_TEXT}")
             ok = False
         try:
             received_at = parse_timestamp(item.get("received_at"))

@@ -14,21 +14,26 @@ from delivery.channels.payloads import (
     MAX_CHANNEL_MESSAGE_ID_LENGTH,
     MAX_ERRORS_REPORTED,
     MAX_ITEMS,
+    UNSTORABLE_TEXT,
     PayloadError,
-    has_nul,
+    is_storable,
 )
 
+# Fields are separated by spaces or tabs and numbers are ASCII digits, as the OpenAPI schema says
+# (`\s`, `\S` and `\d` would disagree with it on other scripts' digits and on control characters).
 DLR_RE = re.compile(
-    r"^id:(?P<id>\S+)\s+"
-    r"sub:(?P<sub>\d+)\s+"
-    r"dlvrd:(?P<dlvrd>\d+)\s+"
-    r"submit date:(?P<submit>\d{10}(?:\d{2})?)\s+"
-    r"done date:(?P<done>\d{10}(?:\d{2})?)\s+"
-    r"stat:(?P<stat>[A-Za-z]+)\s+"
+    r"^id:(?P<id>[^ \t\r\n]+)[ \t]+"
+    r"sub:(?P<sub>[0-9]+)[ \t]+"
+    r"dlvrd:(?P<dlvrd>[0-9]+)[ \t]+"
+    r"submit date:(?P<submit>[0-9]{10}(?:[0-9]{2})?)[ \t]+"
+    r"done date:(?P<done>[0-9]{10}(?:[0-9]{2})?)[ \t]+"
+    r"stat:(?P<stat>[A-Za-z]+)[ \t]+"
     r"err:(?P<err>[0-9A-Za-z]+)"
-    r"(?:\s+text:(?P<text>.*))?$",
+    r"(?:[ \t]+text:(?P<text>.*))?$",
     re.IGNORECASE,
 )
+# Around a line: what a sender's formatting or Windows line ends leave.
+LINE_PADDING = " \t\r"
 FINAL_STATS = {"DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "REJECTD", "UNKNOWN"}
 INTERMEDIATE_STATS = {"ENROUTE", "ACCEPTD"}
 
@@ -50,7 +55,10 @@ def parse_smpp_date(value: str) -> dt.datetime:
 
 
 def parse_dlr_line(line: str) -> SmppReceipt:
-    match = DLR_RE.match(line.strip())
+    # The id and the text are stored as they came, so the whole line must be storable.
+    if not is_storable(line):
+        raise ValueError(f"must be text {UNSTORABLE_TEXT}")
+    match = DLR_RE.match(line.strip(LINE_PADDING))
     if not match:
         raise ValueError(
             "not an SMPP delivery receipt (id:… sub:… dlvrd:… submit date:… done date:… stat:… err:…)"
@@ -71,8 +79,8 @@ def parse_dlr_line(line: str) -> SmppReceipt:
         err=match["err"].upper().zfill(3),
         submitted_at=submitted_at,
         done_at=done_at,
-        text=(match["text"] or "").strip(),
-        line=line.strip(),
+        text=(match["text"] or "").strip(LINE_PADDING),
+        line=line.strip(LINE_PADDING),
     )
 
 
@@ -81,9 +89,11 @@ def parse_dlr_text(body: bytes) -> list[SmppReceipt]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise PayloadError("The body is not UTF-8.") from None
-    if has_nul(text):
-        raise PayloadError("The body contains NUL characters.", {"body": "NUL character"})
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    # Lines end at "\n" only: str.splitlines() would also split a receipt's text at U+2028, U+0085
+    # or a control character, and the second half would be refused as a receipt of its own.
+    lines = [
+        (number, line) for number, line in enumerate(text.split("\n"), start=1) if line.strip(LINE_PADDING)
+    ]
     if not lines:
         raise PayloadError("No delivery receipts in the body.", {"body": "empty"})
     if len(lines) > MAX_ITEMS:

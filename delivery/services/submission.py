@@ -1,5 +1,7 @@
 """Accepting messages from the send API."""
 
+from http import HTTPStatus
+
 from django.db import transaction
 
 from delivery.content import render
@@ -7,6 +9,7 @@ from delivery.models import Message, MessageEvent, MessageStatus, Template
 from delivery.segments import segment_count
 from smsconsole import clock
 from smsconsole.exceptions import PermissionDenied, ServiceError
+from smsconsole.idempotency import IdempotentRequest, idempotency_key_record
 from smsconsole.models import SmsUser
 from smsconsole.phone import InvalidPhoneNumber, phone_to_e164
 from smsconsole.queueing import task_queue
@@ -15,11 +18,18 @@ MAX_RECIPIENTS = 1000
 
 
 def messages_submit(
-    *, sms_user: SmsUser, template_id: int, tag: str, recipients: list[dict]
+    *,
+    sms_user: SmsUser,
+    template_id: int,
+    tag: str,
+    recipients: list[dict],
+    idempotency: IdempotentRequest | None = None,
 ) -> list[Message]:
     """Store one message per recipient as `requesting` and queue their dispatch.
 
-    All or nothing: any invalid recipient refuses the whole request, naming each problem."""
+    All or nothing: any invalid recipient refuses the whole request, naming each problem. With
+    `idempotency`, its key and the answer are stored in the same transaction as the messages; a
+    concurrent request that stored the key first raises IdempotencyKeyTaken and nothing is stored."""
     account = sms_user.account
     if not sms_user.is_active:
         raise PermissionDenied("This SMS_USER is inactive.")
@@ -78,12 +88,27 @@ def messages_submit(
             )
             for message in messages
         )
+        if idempotency is not None:
+            idempotency_key_record(
+                sms_user=sms_user,
+                request=idempotency,
+                response_status=HTTPStatus.ACCEPTED,
+                response_body=submission_answer(messages),
+                now=now,
+            )
         message_ids = [message.pk for message in messages]
         # Robust: the messages are stored and beat dispatches them anyway; a broker outage (or, with
         # no broker, a failure inside the eager dispatch) must not turn the 202 into a 500 that
         # the client answers by submitting again.
         transaction.on_commit(lambda: _queue_dispatch(message_ids), robust=True)
     return messages
+
+
+def submission_answer(messages: list[Message]) -> dict:
+    """What the send API answers (and replays for a retried Idempotency-Key): the ids in request order."""
+    return {
+        "messages": [{"id": m.pk, "to": m.phone, "status": MessageStatus.REQUESTING.value} for m in messages]
+    }
 
 
 def _queue_dispatch(message_ids: list[int]) -> None:

@@ -3,6 +3,7 @@ import io
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 
 from delivery.models import Channel, Template
 from smsconsole.models import Account, SmsUser, hash_api_key
@@ -89,7 +90,8 @@ def test_create_operator_can_log_in(client):
     run("create_operator", "acme", "olivia", "--password", "a-long-password")
     user = get_user_model().objects.get(username="olivia")
     assert user.membership.account.slug == "acme"
-    assert client.login(username="olivia", password="a-long-password")
+    # django-axes checks lockouts per request, so authenticate() needs one.
+    assert client.login(request=HttpRequest(), username="olivia", password="a-long-password")
 
 
 @pytest.mark.django_db
