@@ -50,6 +50,13 @@ bench: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_pipeline
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_expiry --expired 1000000
 
+## make kannel-demo: beside `make run` (in a second terminal), a real Kannel (Debian's bearerbox and
+## smsbox, deploy/kannel/kannel.conf) bound to a test SMSC; the demo's ACME Shop sends through it
+## until Ctrl-C. Needs `apt-get install kannel`. See README, "Connecting to carriers".
+.PHONY: kannel-demo
+kannel-demo: install-dev
+	SMS_PUBLIC_BASE_URL=$${SMS_PUBLIC_BASE_URL:-http://$(HOST)} $(BIN)/python -m tests.kannel.demo
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

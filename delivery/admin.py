@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -15,8 +16,38 @@ from delivery.models import (
 from delivery.services.receipts import MAX_INGEST_ATTEMPTS
 
 
+class ChannelAdminForm(forms.ModelForm):
+    """The send password is never shown back: the field starts empty, and left empty keeps it."""
+
+    send_password = forms.CharField(
+        label=_("send password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Kannel: the sendsms-user's password. Leave empty to keep the current one."),
+    )
+
+    class Meta:
+        model = Channel
+        fields = [
+            "code",
+            "kind",
+            "send_url",
+            "send_username",
+            "send_password",
+            "webhook_secret",
+            "is_active",
+            "accepts_legacy_signatures",
+            "simulated_failure_rate",
+        ]
+
+    def clean_send_password(self):
+        return self.cleaned_data["send_password"] or (self.instance.send_password if self.instance.pk else "")
+
+
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelAdminForm
     list_display = ["code", "kind", "send_url", "is_active", "accepts_legacy_signatures", "created_at"]
     list_filter = ["kind", "is_active", "accepts_legacy_signatures"]
     search_fields = ["code", "send_url"]

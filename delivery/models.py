@@ -111,10 +111,19 @@ class Channel(models.Model):
     class Kind(models.TextChoices):
         SIMULATOR = "simulator", _("Simulator")
         HTTP = "http", _("HTTP carrier API")
+        KANNEL = "kannel", _("Kannel SMS gateway")
 
     code = models.SlugField(_("code"), max_length=50, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind)
     send_url = models.URLField(_("send URL"), blank=True)
+    # Kannel's sendsms takes a username and password (a `sendsms-user` group of its config); they
+    # are stored like the webhook secret, and admin never shows the password.
+    send_username = models.CharField(
+        _("send username"), max_length=100, blank=True, help_text=_("Kannel: the sendsms-user's username.")
+    )
+    send_password = models.CharField(
+        _("send password"), max_length=128, blank=True, help_text=_("Kannel: the sendsms-user's password.")
+    )
     webhook_secret = models.CharField(_("webhook secret"), max_length=128, default=generate_webhook_secret)
     is_active = models.BooleanField(_("active"), default=True)
     # Channels that signed webhooks before the timestamped form existed keep working until their
@@ -143,6 +152,10 @@ class Channel(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="simulator") | ~Q(send_url=""), name="http_channel_has_send_url"
             ),
+            models.CheckConstraint(
+                condition=~Q(kind="kannel") | (~Q(send_username="") & ~Q(send_password="")),
+                name="kannel_channel_has_credentials",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -151,6 +164,16 @@ class Channel(models.Model):
     def clean(self):
         if self.kind == self.Kind.HTTP and not self.send_url:
             raise ValidationError({"send_url": _("An HTTP channel needs a send URL.")})
+        if self.kind == self.Kind.KANNEL:
+            errors = {}
+            if not self.send_url:
+                errors["send_url"] = _("A Kannel channel needs smsbox's sendsms URL.")
+            if not self.send_username:
+                errors["send_username"] = _("A Kannel channel needs the sendsms-user's username.")
+            if not self.send_password:
+                errors["send_password"] = _("A Kannel channel needs the sendsms-user's password.")
+            if errors:
+                raise ValidationError(errors)
 
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")

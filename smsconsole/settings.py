@@ -313,6 +313,12 @@ SMS_RETENTION_DAYS = envint("SMS_RETENTION_DAYS", 30)
 # Expired intercepts stop blocking at once; they are tidied away this many days later.
 SMS_INTERCEPT_EXPIRED_GRACE_DAYS = envint("SMS_INTERCEPT_EXPIRED_GRACE_DAYS", 7)
 SMS_CHANNEL_TIMEOUT_SECONDS = envfloat("SMS_CHANNEL_TIMEOUT_SECONDS", 10.0)
+# The console's own address as a gateway reaches it: Kannel calls back DLRs under it.
+SMS_PUBLIC_BASE_URL = os.environ.get("SMS_PUBLIC_BASE_URL", "").strip().rstrip("/") or "http://127.0.0.1:8000"
+if not SMS_PUBLIC_BASE_URL.startswith(("http://", "https://")) or "%" in SMS_PUBLIC_BASE_URL:
+    raise ImproperlyConfigured(
+        f"SMS_PUBLIC_BASE_URL must be an http:// or https:// URL without '%', got {SMS_PUBLIC_BASE_URL!r}"
+    )
 SMS_CONSOLE_MAX_PERIOD_DAYS = 30
 
 # --- API ----------------------------------------------------------------------------------------

@@ -22,6 +22,9 @@ class Outbound:
 class Accepted:
     ref: int
     channel_message_id: str
+    # What the channel said, when worth keeping in the send log (e.g. Kannel's "3: Queued for
+    # later delivery").
+    note: str = ""
 
 
 @dataclass(frozen=True)

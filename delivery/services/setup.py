@@ -6,10 +6,23 @@ from smsconsole.models import Account
 
 
 def channel_create(
-    *, code: str, kind: str, send_url: str = "", simulated_failure_rate: float = 0.0
+    *,
+    code: str,
+    kind: str,
+    send_url: str = "",
+    send_username: str = "",
+    send_password: str = "",
+    simulated_failure_rate: float = 0.0,
 ) -> Channel:
     """Create a channel with a fresh webhook secret."""
-    channel = Channel(code=code, kind=kind, send_url=send_url, simulated_failure_rate=simulated_failure_rate)
+    channel = Channel(
+        code=code,
+        kind=kind,
+        send_url=send_url,
+        send_username=send_username,
+        send_password=send_password,
+        simulated_failure_rate=simulated_failure_rate,
+    )
     full_clean_or_refuse(channel)
     channel.save()
     return channel

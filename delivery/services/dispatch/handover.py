@@ -139,7 +139,8 @@ def _answer_record(
             .values_list("pk", flat=True)
         )
         answer = answer_check(channel, [m for m in messages if m.pk in pending], result, error)
-        handed_record(channel, answer.accepted, answer.untracked, now=now)
+        notes = {a.ref: a.note for a in result.accepted if a.note} if result else {}
+        handed_record(channel, answer.accepted, answer.untracked, now=now, notes=notes)
         send_failures_record(
             failures=[
                 SendFailure(message=m, return_code=r.code, detail=r.detail, failed_at=now, source="channel")

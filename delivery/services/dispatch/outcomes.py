@@ -45,8 +45,12 @@ def handed_record(
     untracked: list[tuple[Message, str]],
     *,
     now: dt.datetime,
+    notes: dict[int, str] | None = None,
 ) -> None:
-    """Both went to the channel and await their receipt; only the accepted have an id to match it by."""
+    """Both went to the channel and await their receipt; only the accepted have an id to match it by.
+
+    `notes` (by message id) is what the channel said about a message, kept in its send log."""
+    notes = notes or {}
     for message, channel_message_id in accepted:
         message.channel_message_id = channel_message_id
     for message, _ in untracked:
@@ -58,7 +62,11 @@ def handed_record(
                 message=message,
                 at=now,
                 kind=MessageEvent.Kind.HANDED_TO_CHANNEL,
-                detail={"channel": channel.code, "channel_message_id": channel_message_id},
+                detail={
+                    "channel": channel.code,
+                    "channel_message_id": channel_message_id,
+                    **({"note": notes[message.pk][:300]} if message.pk in notes else {}),
+                },
             )
             for message, channel_message_id in accepted
         ]
