@@ -50,6 +50,16 @@ bench: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_pipeline
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_expiry --expired 1000000
 
+## make e2e: the end-to-end fault harness (gunicorn, Celery worker and beat, its own redis, PostgreSQL,
+## a fake carrier); prints fault -> lost -> duplicated -> latency and fails on any lost or duplicated
+## message. E2E_MESSAGES per phase; CI runs it small. See docs/reliability.md.
+E2E_MESSAGES ?= 10000
+E2E_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/smsconsole_e2e
+E2E_ARGS ?=
+.PHONY: e2e
+e2e: install
+	$(BIN)/python -m e2e --messages $(E2E_MESSAGES) --database $(E2E_DATABASE_URL) $(E2E_ARGS)
+
 ## make kannel-demo: beside `make run` (in a second terminal), a real Kannel (Debian's bearerbox and
 ## smsbox, deploy/kannel/kannel.conf) bound to a test SMSC; the demo's ACME Shop sends through it
 ## until Ctrl-C. Needs `apt-get install kannel`. See README, "Connecting to carriers".

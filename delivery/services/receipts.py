@@ -389,6 +389,25 @@ def receipt_from_log(log: dict) -> ReceiptItem:
     )
 
 
+def early_receipts_apply_for(*, channel: Channel, channel_message_ids: list[str], now: dt.datetime) -> int:
+    """Apply the receipts that came before these messages were recorded as handed over.
+
+    Called in the transaction that records the hand-over, so a receipt that raced the channel's
+    answer is applied at once rather than at the next periodic retry."""
+    if not channel_message_ids:
+        return 0
+    waiting = list(
+        EarlyReceipt.objects.select_for_update()
+        .filter(channel=channel, channel_message_id__in=channel_message_ids, orphaned_at__isnull=True)
+        .order_by("id")
+    )
+    if not waiting:
+        return 0
+    receipts_apply(channel=channel, receipts=[receipt_from_log(e.receipt) for e in waiting], now=now)
+    EarlyReceipt.objects.filter(pk__in=[e.pk for e in waiting]).delete()
+    return len(waiting)
+
+
 @dataclass
 class EarlyReceiptReport:
     applied: int = 0

@@ -234,3 +234,23 @@ def test_a_message_whose_attempts_all_ended_unrecorded_fails_at_its_next_claim(
     assert message.status == MessageStatus.PROCESSING_FAILED and message.reason == Reason.OTHER
     assert "gave up after 2 attempts" in message.failure_detail
     assert carrier.refs() == []
+
+
+def test_a_receipt_that_raced_the_answer_is_applied_when_the_hand_over_is_recorded(api, template, carrier):
+    from delivery.models import EarlyReceipt
+    from tests.pipeline.helpers import post_webhook
+
+    carrier.mode = "error"
+    [message] = send(api, template, "+819011110001")
+    # The carrier delivered it and reported so before its answer reached us.
+    done_at = timezone.now().isoformat()
+    receipt = {"id": f"c-{message.pk}", "status": "delivered", "done_at": done_at}
+    assert post_webhook(carrier.channel, "receipts", {"receipts": [receipt]}).status_code == 202
+    assert EarlyReceipt.objects.filter(channel_message_id=f"c-{message.pk}").exists()
+
+    carrier.mode = "accept"
+    dispatch_later(5)  # no early-receipt retry run in between
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED
+    assert events(message)[-2:] == ["handed_to_channel", "receipt"]
+    assert not EarlyReceipt.objects.exists()

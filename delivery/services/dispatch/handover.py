@@ -24,6 +24,7 @@ from delivery.models import RETURN_CODE_MAX, RETURN_CODE_MIN, Channel, Message, 
 from delivery.services.dispatch.outcomes import handed_record, outcome_unknown_record, unavailable_record
 from delivery.services.dispatch.report import DispatchReport
 from delivery.services.failures import SendFailure, send_failures_record
+from delivery.services.receipts import early_receipts_apply_for
 from smsconsole import clock
 from smsconsole.queueing import task_queue
 from smsconsole.reconnect import TRANSIENT_DATABASE_ERRORS, run_reconnecting
@@ -141,6 +142,9 @@ def _answer_record(
         answer = answer_check(channel, [m for m in messages if m.pk in pending], result, error)
         notes = {a.ref: a.note for a in result.accepted if a.note} if result else {}
         handed_record(channel, answer.accepted, answer.untracked, now=now, notes=notes)
+        early_receipts_apply_for(
+            channel=channel, channel_message_ids=[cid for _, cid in answer.accepted], now=now
+        )
         send_failures_record(
             failures=[
                 SendFailure(message=m, return_code=r.code, detail=r.detail, failed_at=now, source="channel")
