@@ -24,9 +24,10 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(BIN)/python manage.py migrate --verbosity 0
 
-## make run: install, migrate, load the demo (first time only) and serve on http://127.0.0.1:8000
+## make run: install, migrate, load the demo (first time only) and serve on http://$(HOST); without a
+## broker the server process also runs the periodic jobs (beat's schedule), so nothing waits forever
 run: migrate
-	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py load_demo --host $(HOST)
 	$(BIN)/python manage.py runserver $(HOST)
 
 ## make test: the whole suite (set DATABASE_URL to run it on PostgreSQL)
@@ -59,6 +60,15 @@ E2E_ARGS ?=
 .PHONY: e2e
 e2e: install
 	$(BIN)/python -m e2e --messages $(E2E_MESSAGES) --database $(E2E_DATABASE_URL) $(E2E_ARGS)
+
+## make mutation: mutation testing (mutmut, on a copy of the tree in .mutation/) of the modules that
+## decide outcomes, group by group; MUTATE="path ..." limits it to those files. Prints each group's
+## score and time, every survivor, and last "mutation score: K killed of N (P%)". docs/testing.md.
+MUTATE ?=
+MUTATION_ARGS ?=
+.PHONY: mutation
+mutation: install-dev
+	$(BIN)/python scripts/mutation.py $(MUTATION_ARGS) $(MUTATE)
 
 ## make kannel-demo: beside `make run` (in a second terminal), a real Kannel (Debian's bearerbox and
 ## smsbox, deploy/kannel/kannel.conf) bound to a test SMSC; the demo's ACME Shop sends through it

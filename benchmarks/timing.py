@@ -1,5 +1,12 @@
-"""Measuring helpers for the benchmark commands."""
+"""Measuring helpers for the benchmark commands.
 
+A Stopwatch's first lap is reported apart as the cold run (empty caches, plans not yet made, the
+page not yet in shared buffers); median, p95 and max are over the warm laps that follow it. p95 is
+the nearest-rank percentile: the ⌈0.95·n⌉-th smallest of n laps, so of 19 warm laps the 19th (the
+slowest), of 20 the 19th (the second slowest), of 100 the 95th.
+"""
+
+import math
 import statistics
 import time
 from contextlib import contextmanager
@@ -23,9 +30,25 @@ class Stopwatch:
         return sum(self.samples)
 
     def summary_ms(self) -> str:
-        ms = sorted(s * 1000 for s in self.samples)
-        p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
-        return f"median {statistics.median(ms):.2f} ms, p95 {p95:.2f} ms, max {ms[-1]:.2f} ms (n={len(ms)})"
+        """`cold …; warm median …, p95 …, max … (n=…)`; a single lap is only a cold run."""
+        if not self.samples:
+            return "no runs"
+        cold, warm = self.samples[0] * 1000, sorted(s * 1000 for s in self.samples[1:])
+        if not warm:
+            return f"cold {cold:.2f} ms (n=1, no warm run)"
+        return (
+            f"cold {cold:.2f} ms; warm median {statistics.median(warm):.2f} ms, "
+            f"p95 {nearest_rank(warm, 95):.2f} ms, max {warm[-1]:.2f} ms (n={len(warm)})"
+        )
+
+
+def nearest_rank(values: list[float], percentile: float) -> float:
+    """The nearest-rank percentile of `values`: the ⌈p/100·n⌉-th smallest (1-based)."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(percentile / 100 * len(ordered)))
+    return ordered[rank - 1]
 
 
 def require_postgresql(command) -> None:
@@ -43,3 +66,33 @@ def explain(sql: str, params) -> str:
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + sql, params)
         return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def table_sizes(tables: list[str]) -> str:
+    """`table: rows, heap size, with indexes` for each table (PostgreSQL's own size functions)."""
+    parts = []
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(
+                "SELECT reltuples::bigint, pg_size_pretty(pg_relation_size(%s::regclass)), "
+                "pg_size_pretty(pg_total_relation_size(%s::regclass)) FROM pg_class WHERE oid = %s::regclass",
+                [table, table, table],
+            )
+            rows, heap, total = cursor.fetchone()
+            parts.append(f"{table} ~{max(rows, 0):,} rows, {heap} ({total} with indexes)")
+    return "; ".join(parts)
+
+
+class QueryTimer:
+    """Wall time spent inside database calls, for `connection.execute_wrapper(timer)`: what a page
+    spends beyond it is Python (the view, the table, the template)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - start

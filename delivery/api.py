@@ -1,6 +1,8 @@
 """The send API, message lookups, and the channels' webhooks."""
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -21,13 +23,13 @@ from delivery.channels.base import signature_problem
 from delivery.channels.payloads import (
     MAX_CHANNEL_MESSAGE_ID_LENGTH,
     MAX_ITEMS,
-    UNSTORABLE_TEXT,
     PayloadError,
     is_storable,
 )
 from delivery.filters import MessageFilter
 from delivery.models import Channel, InboxItem, Message, MessageEvent
 from delivery.selectors import message_get_for_api
+from delivery.send_log import event_public_detail, event_summary
 from delivery.services.receipts import inbox_receive
 from delivery.services.submission import MAX_RECIPIENTS, messages_submit, submission_answer
 from smsconsole.api import (
@@ -74,14 +76,14 @@ class VariableValueField(serializers.Field):
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, str | int | float):
-            raise serializers.ValidationError("must be a string or a number")
+            raise serializers.ValidationError(_("must be a string or a number"))
         # Ten segments is at most 1,530 characters: a longer value can only make a message that
         # fails the content check, and an unbounded one would make a row the database refuses. A
         # number counts as the text it becomes (an integer may have up to 4,300 digits).
         if len(str(data)) > MAX_VARIABLE_LENGTH:
-            raise serializers.ValidationError(f"at most {MAX_VARIABLE_LENGTH} characters")
+            raise serializers.ValidationError(_("at most %(max)d characters") % {"max": MAX_VARIABLE_LENGTH})
         if isinstance(data, str) and not is_storable(data):
-            raise serializers.ValidationError(f"must be text {UNSTORABLE_TEXT}")
+            raise serializers.ValidationError(_("must be text without NUL characters or lone surrogates"))
         return data
 
     def to_representation(self, value):
@@ -113,15 +115,17 @@ class RecipientSerializer(serializers.Serializer):
 
     def validate_vars(self, value):
         if len(value) > MAX_VARIABLES:
-            raise serializers.ValidationError(f"at most {MAX_VARIABLES} variables")
+            raise serializers.ValidationError(_("at most %(max)d variables") % {"max": MAX_VARIABLES})
         # DictField checks the values only; the names are stored too (Message.variables).
         for name in value:
             if len(name) > MAX_VARIABLE_NAME_LENGTH:
                 raise serializers.ValidationError(
-                    f"variable names are at most {MAX_VARIABLE_NAME_LENGTH} characters"
+                    _("variable names are at most %(max)d characters") % {"max": MAX_VARIABLE_NAME_LENGTH}
                 )
             if not is_storable(name):
-                raise serializers.ValidationError(f"variable names must be text {UNSTORABLE_TEXT}")
+                raise serializers.ValidationError(
+                    _("variable names must be text without NUL characters or lone surrogates")
+                )
         return value
 
 
@@ -144,9 +148,24 @@ class SendResponseSerializer(serializers.Serializer):
 
 
 class MessageEventSerializer(serializers.ModelSerializer):
+    summary = serializers.SerializerMethodField(
+        help_text="What happened, in a sentence (in the request's Accept-Language; English by default)."
+    )
+    detail = serializers.SerializerMethodField(
+        help_text="The event's facts as data; the platform's internal diagnostics are left out."
+    )
+
     class Meta:
         model = MessageEvent
-        fields = ["at", "kind", "detail"]
+        fields = ["at", "kind", "summary", "detail"]
+
+    def get_summary(self, event) -> str:
+        # Times in the sentence in the account's zone, as the console shows them.
+        with timezone.override(self.context.get("zone")):
+            return event_summary(event)
+
+    def get_detail(self, event) -> dict:
+        return event_public_detail(event)
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -285,7 +304,9 @@ class MessageCollectionView(APIView):
             # stands for both, or, for another body, this one is a conflict.
             stored = idempotent_answer_find(sms_user=request.user, request=idempotency)
             if stored is None:
-                raise IdempotencyConflict("This Idempotency-Key is in use by a concurrent request.") from None
+                raise IdempotencyConflict(
+                    _("This Idempotency-Key is in use by a concurrent request.")
+                ) from None
             return replayed_response(stored)
         return Response(submission_answer(messages), status=status.HTTP_202_ACCEPTED)
 
@@ -299,7 +320,7 @@ class MessageDetailView(APIView):
     )
     def get(self, request, message_id: int):
         message = message_get_for_api(account=request.user.account, message_id=message_id)
-        return Response(MessageDetailSerializer(message).data)
+        return Response(MessageDetailSerializer(message, context={"zone": request.user.account.zone}).data)
 
 
 class RawBodyParser(BaseParser):

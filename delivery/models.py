@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from smsconsole.models import Account, SmsUser
@@ -404,7 +405,7 @@ class MessageEvent(models.Model):
         indexes = [models.Index(fields=["message", "id"], name="event_message_order")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} @ {self.at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.get_kind_display()} @ {timezone.localtime(self.at):%Y-%m-%d %H:%M:%S}"
 
 
 class KeywordFilter(models.Model):
@@ -499,7 +500,8 @@ class InboxItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel} {self.kind} ×{self.item_count} @ {self.received_at:%Y-%m-%d %H:%M:%S}"
+        received_at = timezone.localtime(self.received_at)
+        return f"{self.channel} {self.kind} ×{self.item_count} @ {received_at:%Y-%m-%d %H:%M:%S}"
 
 
 class EarlyReceipt(models.Model):

@@ -87,8 +87,8 @@ def message_get(*, account: Account, message_id: int) -> Message | None:
 
 
 def message_events(*, message: Message) -> list[MessageEvent]:
-    """The message's send log in the order it happened."""
-    return list(MessageEvent.objects.filter(message=message).order_by("id"))
+    """The message's send log in the order it happened: by time, then by the order it was written."""
+    return list(MessageEvent.objects.filter(message=message).order_by("at", "id"))
 
 
 # Past this many messages a count reads "10,000+". Counting a month of a big account's messages
@@ -237,7 +237,7 @@ def number_thread(*, account: Account, phone: str) -> list[ThreadEntry] | None:
     entries = [ThreadEntry(message.requested_at, "message", message) for message in messages]
     receipts = MessageEvent.objects.filter(
         message__in=[message.pk for message in messages], kind=MessageEvent.Kind.RECEIPT
-    ).order_by("id")
+    ).order_by("at", "id")
     entries += [ThreadEntry(event.at, "receipt", event) for event in receipts]
     entries += [ThreadEntry(reply.received_at, "reply", reply) for reply in replies]
     entries += [ThreadEntry(event.at, "intercept", event) for event in intercept_events]
@@ -251,6 +251,81 @@ def message_get_for_api(*, account, message_id: int) -> Message:
     return get_object_or_404(
         Message.objects.filter(account=account)
         .select_related("sms_user", "template", "channel")
-        .prefetch_related(Prefetch("events", queryset=MessageEvent.objects.order_by("id"))),
+        .prefetch_related(Prefetch("events", queryset=MessageEvent.objects.order_by("at", "id"))),
         pk=message_id,
     )
+
+
+# --- The status page's channel trouble banner -----------------------------------------------------
+CHANNEL_TROUBLE_WINDOW = dt.timedelta(minutes=15)
+# The status page is a hot path: the banner reads at most this many of the newest messages of each
+# kind below (index range scans on msg_status_time) and their send logs, whatever the backlog.
+CHANNEL_TROUBLE_SCAN = 200
+
+
+@dataclass(frozen=True)
+class ChannelTrouble:
+    """Failed hand-overs of an account's messages in the last CHANNEL_TROUBLE_WINDOW."""
+
+    failed_count: int
+    is_capped: bool  # at least this many: only the newest messages were looked at
+    last_failed_at: dt.datetime
+    channels: tuple[str, ...]
+    last_success_at: dt.datetime | None
+
+    @property
+    def has_recovered(self) -> bool:
+        return self.last_success_at is not None and self.last_success_at > self.last_failed_at
+
+
+def channel_trouble(*, account: Account, now: dt.datetime) -> ChannelTrouble | None:
+    """Whether hand-overs of the account's messages to its channel failed in the last 15 minutes
+    (channel_error in their send logs), with the time of its latest successful hand-over; else None.
+
+    A failed hand-over leaves its message requesting (retried with backoff) or, after the last
+    attempt, failed as `other`; the newest of each are read, so a long outage still shows while
+    the scan stays bounded."""
+    since = now - CHANNEL_TROUBLE_WINDOW
+    candidates, is_capped = [], False
+    for status, reason in ((MessageStatus.REQUESTING, ""), (MessageStatus.PROCESSING_FAILED, Reason.OTHER)):
+        newest = list(
+            Message.objects.filter(account=account, status=status, reason=reason)
+            .order_by("-requested_at", "-id")
+            .values_list("pk", "updated_at")[:CHANNEL_TROUBLE_SCAN]
+        )
+        recent = [pk for pk, updated_at in newest if updated_at >= since]
+        candidates += recent
+        # Every row read was recent and there may be more behind them: the count is a floor.
+        is_capped |= len(newest) == CHANNEL_TROUBLE_SCAN and len(recent) == len(newest)
+    if not candidates:
+        return None
+    errors = list(
+        MessageEvent.objects.filter(
+            message_id__in=candidates, kind=MessageEvent.Kind.CHANNEL_ERROR, at__gte=since
+        ).values_list("at", "detail")
+    )
+    if not errors:
+        return None
+    return ChannelTrouble(
+        failed_count=len(errors),
+        is_capped=is_capped,
+        last_failed_at=max(at for at, _ in errors),
+        channels=tuple(sorted({str(detail.get("channel", "")) for _, detail in errors} - {""})),
+        last_success_at=_last_hand_over(account=account),
+    )
+
+
+def _last_hand_over(*, account: Account) -> dt.datetime | None:
+    # The newest messages awaiting their receipt or delivered, by request time, hold the latest
+    # hand-over; a few dozen of each stay a short index range scan.
+    latest = None
+    for status in (MessageStatus.AWAITING_RECEIPT, MessageStatus.DELIVERED):
+        times = (
+            Message.objects.filter(account=account, status=status, reason="")
+            .order_by("-requested_at", "-id")
+            .values_list("channel_delivered_at", flat=True)[:50]
+        )
+        for at in times:
+            if at is not None and (latest is None or at > latest):
+                latest = at
+    return latest

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from delivery.models import Message, MessageStatus
 from smsconsole.phone import phone_display
-from smsconsole.tables import ConsoleTable, TimeColumn
+from smsconsole.tables import KEY_COLUMN_ATTRS, ConsoleTable, TimeColumn
 
 
 def status_label(message: Message) -> str:
@@ -29,19 +29,36 @@ STATUS_CSS = {
 
 class MessageTable(ConsoleTable):
     id = tables.Column(
-        verbose_name=_("ID"), linkify=("delivery:message-detail", {"message_id": tables.A("pk")})
+        verbose_name=_("ID"),
+        linkify=("delivery:message-detail", {"message_id": tables.A("pk")}),
+        attrs=KEY_COLUMN_ATTRS,
     )
     status = tables.Column(verbose_name=_("Status"), attrs={"td": {"class": "wrap status-cell"}})
     sms_user = tables.Column(verbose_name=_("SMS_USER"), accessor="sms_user__name")
     segments = tables.Column(verbose_name=_("Message count"), attrs={"td": {"class": "num"}})
     phone = tables.Column(verbose_name=_("Recipient"))
-    template = tables.Column(verbose_name=_("Template"), accessor="template__name")
+    template = tables.Column(
+        verbose_name=_("Template"), accessor="template__name", attrs={"td": {"class": "wrap narrow"}}
+    )
     template_type = tables.Column(verbose_name=_("Template type"))
-    tag = tables.Column(verbose_name=_("Tag"))
+    tag = tables.Column(verbose_name=_("Tag"), attrs={"td": {"class": "wrap narrow"}})
     requested_at = TimeColumn(verbose_name=_("Request time"), orderable=True)
     channel_delivered_at = TimeColumn(verbose_name=_("Channel delivery time"))
     receipt_at = TimeColumn(verbose_name=_("Receipt time"))
     updated_at = TimeColumn(verbose_name=_("Update time"))
+
+    list_name = "messages"
+    choosable_columns = (
+        "sms_user",
+        "segments",
+        "template",
+        "template_type",
+        "tag",
+        "channel_delivered_at",
+        "receipt_at",
+        "updated_at",
+    )
+    hidden_by_default = ("segments", "template_type", "channel_delivered_at")
 
     class Meta(ConsoleTable.Meta):
         row_attrs = {"data-status": lambda record: record.status}

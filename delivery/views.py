@@ -8,6 +8,8 @@ from django.views.generic import TemplateView
 from delivery.facets import status_facets
 from delivery.filters import MessageFilter
 from delivery.selectors import (
+    ThreadEntry,
+    channel_trouble,
     message_events,
     message_failure_advice,
     message_get,
@@ -17,8 +19,11 @@ from delivery.selectors import (
     message_unmatchable_notice,
     number_thread,
 )
+from delivery.send_log import failure_summary, requesting_notice, send_log
 from delivery.tables import MessageTable, status_label
 from intercepts.selectors import intercept_event_actor_label, intercept_get_for, intercept_list_for
+from replies.selectors import reply_list_for_message, unsubscribe_state_for_message
+from smsconsole import clock
 from smsconsole.csv_export import CsvColumn
 from smsconsole.phone import InvalidPhoneNumber, phone_display, phone_to_e164
 from smsconsole.views import ConsoleMixin, CsvExportView, KeysetListView
@@ -51,6 +56,7 @@ class MessageListView(KeysetListView):
                 query["counts"] = "exact"
                 context["exact_counts_url"] = f"?{query.urlencode()}"
         context["tag_suggestions"] = message_tag_suggestions(account=self.account)
+        context["channel_trouble"] = channel_trouble(account=self.account, now=clock.now())
         return context
 
 
@@ -101,14 +107,21 @@ class MessageDetailView(ConsoleMixin, TemplateView):
         if message.blocking_intercept_id:
             blocking = intercept_get_for(account=self.account, intercept_id=message.blocking_intercept_id)
         events = message_events(message=message)
+        is_staff = self.request.user.is_staff
         context.update(
             message=message,
             status_label=status_label(message),
-            events=events,
+            send_log=send_log(events, is_staff=is_staff),
+            failure=failure_summary(message=message, events=events),
+            requesting_notice=requesting_notice(message=message, events=events),
+            # Staff keep the technical detail (exception text, raw send log) beside the sentences.
+            show_technical=is_staff,
             advice=message_failure_advice(message=message),
             unmatchable_notice=message_unmatchable_notice(message=message, events=events),
             blocking_intercept=blocking,
             phone_display=phone_display(message.phone),
+            unsubscribe_state=unsubscribe_state_for_message(account=self.account, message=message),
+            replies=reply_list_for_message(account=self.account, message=message),
         )
         return context
 
@@ -138,6 +151,13 @@ class NumberThreadView(ConsoleMixin, TemplateView):
             if entry.kind == "intercept":
                 entry.item.actor_label = intercept_event_actor_label(event=entry.item, account=self.account)
                 entry.item.is_own = entry.item.account_id == self.account.pk
+        # Receipts read as on the message's page: the same sentences, in the account's zone.
+        entries = [
+            ThreadEntry(entry.at, entry.kind, send_log([entry.item], is_staff=self.request.user.is_staff)[0])
+            if entry.kind == "receipt"
+            else entry
+            for entry in entries
+        ]
         context.update(
             phone=self.phone,
             phone_display=phone_display(self.phone),

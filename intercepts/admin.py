@@ -1,8 +1,11 @@
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from intercepts.models import Intercept, InterceptDeletion, InterceptEvent, InterceptRule
+from intercepts.models import Intercept, InterceptDeletion, InterceptEvent, InterceptRule, Scope
 from intercepts.services import intercepts_delete
 from smsconsole import clock
 from smsconsole.phone import InvalidPhoneNumber, phone_to_e164
@@ -74,6 +77,23 @@ class InterceptAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Clear selected intercepts (audited)"), permissions=["delete"])
     def clear(self, request, queryset):
+        """A confirmation page listing the records first, as Django's delete has: a global record
+        blocks every customer's sends, so clearing one by a stray click would be costly."""
+        if request.POST.get("post") != "yes":
+            records = list(queryset.select_related("account").order_by("phone", "scope", "pk"))
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Clear selected intercepts"),
+                "opts": self.model._meta,
+                "records": records,
+                "global_count": sum(1 for record in records if record.scope == Scope.GLOBAL),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "time_zone": timezone.get_current_timezone_name(),
+                "media": self.media,
+            }
+            return TemplateResponse(
+                request, "admin/intercepts/intercept/clear_selected_confirmation.html", context
+            )
         count = intercepts_delete(intercepts=queryset, source="admin", actor_user=request.user)
         self.message_user(
             request,
@@ -81,6 +101,7 @@ class InterceptAdmin(admin.ModelAdmin):
             % {"count": count},
             messages.SUCCESS,
         )
+        return None
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, search_term_as_phone(search_term.strip()))

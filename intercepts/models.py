@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from delivery.models import RETURN_CODE_MAX, RETURN_CODE_MIN, SEND_FAILED_REASONS, Message, Reason
@@ -218,7 +219,8 @@ class InterceptEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.phone} @ {self.at:%Y-%m-%d %H:%M}"
+        # In the zone the admin shows the entry's time in, not UTC.
+        return f"{self.get_kind_display()} {self.phone} @ {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
 
     @property
     def actor_display(self) -> str:

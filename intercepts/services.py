@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils.translation import gettext
 
 from intercepts.models import Intercept, InterceptEvent, InterceptRule, Scope
+from intercepts.selectors import intercept_get_for, intercept_is_customer_deletable, intercepts_deletable_now
 from smsconsole import clock
 from smsconsole.bulk import rows_update
 from smsconsole.exceptions import NotFound, PermissionDenied
@@ -257,17 +259,30 @@ def intercept_delete_by_customer(
 ) -> None:
     """Delete a record `account` originated, if its rule lets customers delete it. Audited.
 
-    Another account's record is "not found" whether or not it exists."""
-    intercept = Intercept.objects.filter(pk=intercept_id, account=account).first()
-    if intercept is None:
-        raise NotFound("No such intercept record in this account.")
-    rule = InterceptRule.objects.filter(return_code=intercept.return_code).first()
-    if rule is not None and not rule.is_customer_deletable:
-        raise PermissionDenied("This record can only be cleared by support; please contact them.")
+    Another account's record is "not found" whether or not it exists (even a global one the
+    account may see: it can look, not clear)."""
+    intercept = intercept_get_for(account=account, intercept_id=intercept_id)
+    if intercept is None or intercept.account_id != account.pk:
+        raise NotFound(gettext("No such intercept record in this account."))
+    if not intercept_is_customer_deletable(intercept=intercept, account=account):
+        raise PermissionDenied(gettext("This record can only be cleared by support; please contact them."))
     intercepts_delete(
         intercepts=[intercept],
         source=source,
         actor_user=actor_user,
         actor_sms_user=actor_sms_user,
+        actor_account=account,
+    )
+
+
+def intercepts_delete_by_operator(*, account, intercept_ids, actor_user) -> int:
+    """Delete, from the console, those of `intercept_ids` the operator may delete now; one audit event each.
+
+    The others (another account's, expired, or of a rule only support clears) are left as they are.
+    Returns how many were deleted (a record someone cleared a moment earlier is not counted twice)."""
+    return intercepts_delete(
+        intercepts=intercepts_deletable_now(account=account, intercept_ids=intercept_ids, at=clock.now()),
+        source=InterceptEvent.Source.CONSOLE,
+        actor_user=actor_user,
         actor_account=account,
     )

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from replies.models import Reply, Unsubscribe, UnsubscribeKeyword
+from replies.models import Reply, Unsubscribe, UnsubscribeKeyword, UnsubscribeRemoval
 
 
 @admin.register(Reply)
@@ -27,6 +27,30 @@ class UnsubscribeAdmin(admin.ModelAdmin):
     list_filter = ["account"]
     search_fields = ["=phone"]
     raw_id_fields = ["source_reply"]
+
+    def has_delete_permission(self, request, obj=None):
+        # Taking a number off the list needs a note and leaves an audit row: staff switch to the
+        # account in the console and use its unsubscribe list's Remove.
+        return False
+
+
+@admin.register(UnsubscribeRemoval)
+class UnsubscribeRemovalAdmin(admin.ModelAdmin):
+    """The audit log of numbers taken off unsubscribe lists: read-only."""
+
+    list_display = ["removed_at", "phone", "account", "removed_by_name", "note", "unsubscribed_at"]
+    list_filter = ["account"]
+    search_fields = ["=phone"]
+    list_select_related = ["account"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(UnsubscribeKeyword)

@@ -5,8 +5,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from delivery.models import Template
-from replies.models import Reply
-from replies.selectors import reply_list
+from replies.models import Reply, Unsubscribe
+from replies.selectors import reply_list, unsubscribe_list
 from smsconsole.filters import AccountFilterSet, ConsoleFilterForm, PhoneFilter, ZonedDateTimeFilter
 
 
@@ -37,3 +37,27 @@ class ReplyFilter(AccountFilterSet):
     @classmethod
     def account_queryset(cls, account):
         return reply_list(account=account)
+
+
+class UnsubscribeFilter(AccountFilterSet):
+    """Filters of the unsubscribe list. Not a log: without a period it lists every entry."""
+
+    phone = PhoneFilter(field_name="phone", label=_("Phone number"))
+    created_from = ZonedDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", label=_("Unsubscribed from")
+    )
+    created_to = ZonedDateTimeFilter(
+        field_name="created_at", lookup_expr="lte", label=_("Unsubscribed until")
+    )
+
+    period = ("created_from", "created_to")
+    period_is_capped = False
+
+    class Meta:
+        model = Unsubscribe
+        fields = []
+        form = ConsoleFilterForm
+
+    @classmethod
+    def account_queryset(cls, account):
+        return unsubscribe_list(account=account)

@@ -1,5 +1,6 @@
 """Replies from recipients, the unsubscribe list they feed, and the words that mean "stop"."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -109,10 +110,53 @@ class Unsubscribe(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "phone"], name="unsubscribe_unique_per_account")
         ]
-        indexes = [models.Index(fields=["account", "-created_at"], name="unsubscribe_account_time")]
+        # The console's list: an account's entries newest first, keyset on (created_at, id). A phone
+        # lookup is served by the unique constraint.
+        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="unsubscribe_account_time")]
 
     def __str__(self) -> str:
         return f"{self.account.slug}: {self.phone}"
+
+
+class UnsubscribeRemoval(models.Model):
+    """The audit log of numbers taken off an account's unsubscribe list: who, when, and why.
+
+    The entry itself is deleted (the number may be sent to again); this row keeps what it was."""
+
+    class Source(models.TextChoices):
+        CONSOLE = "console", _("Console")
+
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    phone = models.CharField(_("phone number"), max_length=16)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"))
+    # Soft reference: replies are purged after retention, the audit is kept.
+    source_reply_id = models.BigIntegerField(_("source reply"), null=True, blank=True)
+    removed_at = models.DateTimeField(_("removed at"))
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("removed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # The user's name when it happened: the audit outlives a deleted user.
+    removed_by_name = models.CharField(_("removed by (name)"), max_length=150)
+    source = models.CharField(_("from"), max_length=16, choices=Source, default=Source.CONSOLE)
+    note = models.TextField(_("note"), help_text=_("Why the number may be sent to again."))
+
+    class Meta:
+        verbose_name = _("unsubscribe removal (audit)")
+        verbose_name_plural = _("unsubscribe removals (audit)")
+        indexes = [
+            models.Index(fields=["account", "phone", "-removed_at"], name="unsubscribe_removal_phone"),
+        ]
+        constraints = [models.CheckConstraint(condition=~Q(note=""), name="unsubscribe_removal_has_note")]
+
+    def __str__(self) -> str:
+        return f"{self.phone} removed @ {self.removed_at:%Y-%m-%d %H:%M}"
 
 
 class UnsubscribeKeyword(models.Model):

@@ -9,8 +9,10 @@ from django.db import transaction
 
 from delivery.channels.base import ReplyItem
 from delivery.models import Message, MessageEvent
-from replies.models import Reply, Unsubscribe
+from replies.models import Reply, Unsubscribe, UnsubscribeRemoval
 from replies.selectors import unsubscribe_keywords
+from smsconsole import clock
+from smsconsole.exceptions import NotFound, ServiceError
 from smsconsole.text import normalize_for_matching, strip_punctuation_and_space
 
 # A reply may answer a message sent up to this long before it.
@@ -144,3 +146,36 @@ def _answered_message(sent: list[Message], received_at: dt.datetime) -> Message 
         if message.channel_delivered_at <= received_at:
             return message
     return None
+
+
+UNSUBSCRIBE_NOTE_MAX_LENGTH = 500
+
+
+def unsubscribe_remove(*, account, unsubscribe_id: int, actor_user, note: str) -> UnsubscribeRemoval:
+    """Take a number off the account's unsubscribe list, so it may be sent to again. Audited.
+
+    The note (why, e.g. "customer opted back in by phone") is required. Another account's entry is
+    "not found" whether or not it exists."""
+    note = note.strip()
+    if not note:
+        raise ServiceError("A note saying why the number may be sent to again is required.")
+    if len(note) > UNSUBSCRIBE_NOTE_MAX_LENGTH:
+        raise ServiceError(f"The note can be at most {UNSUBSCRIBE_NOTE_MAX_LENGTH} characters.")
+    with transaction.atomic():
+        # Locked, so two operators removing the same entry audit it once.
+        entry = Unsubscribe.objects.select_for_update().filter(pk=unsubscribe_id, account=account).first()
+        if entry is None:
+            raise NotFound("No such unsubscribe entry in this account.")
+        removal = UnsubscribeRemoval.objects.create(
+            account=account,
+            phone=entry.phone,
+            unsubscribed_at=entry.created_at,
+            source_reply_id=entry.source_reply_id,
+            removed_at=clock.now(),
+            removed_by=actor_user,
+            removed_by_name=actor_user.get_username(),
+            source=UnsubscribeRemoval.Source.CONSOLE,
+            note=note,
+        )
+        entry.delete()
+    return removal

@@ -1,11 +1,25 @@
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.generic import TemplateView
 
-from replies.filters import ReplyFilter
-from replies.selectors import reply_list, reply_tag_suggestions
-from replies.tables import ReplyTable
+from replies.filters import ReplyFilter, UnsubscribeFilter
+from replies.forms import UnsubscribeRemoveForm
+from replies.selectors import (
+    reply_list,
+    reply_present_message_ids,
+    reply_tag_suggestions,
+    unsubscribe_get,
+    unsubscribe_list,
+)
+from replies.services import unsubscribe_remove
+from replies.tables import ReplyTable, UnsubscribeTable
 from smsconsole.csv_export import CsvColumn
-from smsconsole.views import CsvExportView, KeysetListView
+from smsconsole.exceptions import NotFound
+from smsconsole.phone import phone_display
+from smsconsole.views import ConsoleMixin, CsvExportView, KeysetListView
 
 
 class ReplyListView(KeysetListView):
@@ -17,6 +31,14 @@ class ReplyListView(KeysetListView):
 
     def get_queryset(self):
         return reply_list(account=self.account)
+
+    def get_table(self, **kwargs):
+        table = super().get_table(**kwargs)
+        if "message" in table.columns:
+            table.present_message_ids = reply_present_message_ids(
+                account=self.account, replies=self.object_list
+            )
+        return table
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -45,6 +67,96 @@ class ReplyExportView(CsvExportView):
             ),
             CsvColumn(gettext_lazy("Tag"), lambda r: r.tag, is_untrusted_text=True),
             CsvColumn(gettext_lazy("Content"), lambda r: r.content, is_untrusted_text=True),
+            CsvColumn(gettext_lazy("Message"), lambda r: r.message_id or ""),
             CsvColumn(gettext_lazy("Unsubscribed"), lambda r: "1" if r.is_unsubscribe else ""),
             CsvColumn(gettext_lazy("Looks like an opt-out"), lambda r: "1" if r.is_optout_like else ""),
         ]
+
+
+class UnsubscribeListView(KeysetListView):
+    template_name = "replies/unsubscribe_list.html"
+    filterset_class = UnsubscribeFilter
+    table_class = UnsubscribeTable
+    time_field = "created_at"
+    export_url_name = "unsubscribes:unsubscribe-export"
+
+    def get_queryset(self):
+        return unsubscribe_list(account=self.account)
+
+    def get_table(self, **kwargs):
+        table = super().get_table(**kwargs)
+        if "message" in table.columns:
+            replies = [entry.source_reply for entry in self.object_list if entry.source_reply]
+            table.present_message_ids = reply_present_message_ids(account=self.account, replies=replies)
+        return table
+
+
+class UnsubscribeExportView(CsvExportView):
+    filterset_class = UnsubscribeFilter
+    time_field = "created_at"
+    export_name = "unsubscribes"
+    list_url_name = "unsubscribes:unsubscribe-list"
+
+    def get_queryset(self):
+        return unsubscribe_list(account=self.account)
+
+    def get_csv_columns(self):
+        zone = self.account.time_zone
+        return [
+            CsvColumn(gettext_lazy("Phone number"), lambda u: u.phone),
+            CsvColumn(f"{_('Unsubscribed at')} ({zone})", lambda u: u.created_at),
+            CsvColumn(
+                gettext_lazy("Reply that unsubscribed it"),
+                lambda u: u.source_reply.content if u.source_reply else "",
+                is_untrusted_text=True,
+            ),
+            CsvColumn(
+                f"{_('Reply time')} ({zone})",
+                lambda u: u.source_reply.received_at if u.source_reply else None,
+            ),
+            CsvColumn(
+                gettext_lazy("Message"),
+                lambda u: (u.source_reply.message_id or "") if u.source_reply else "",
+            ),
+        ]
+
+
+class UnsubscribeRemoveView(ConsoleMixin, TemplateView):
+    """GET asks why (a note is required); POST takes the number off the list (audited)."""
+
+    template_name = "replies/unsubscribe_confirm_remove.html"
+
+    def get_entry(self):
+        entry = unsubscribe_get(account=self.account, unsubscribe_id=self.kwargs["unsubscribe_id"])
+        if entry is None:
+            raise Http404
+        return entry
+
+    def get(self, request, *args, **kwargs):
+        return self.render_form(self.get_entry(), UnsubscribeRemoveForm())
+
+    def post(self, request, *args, **kwargs):
+        entry = self.get_entry()
+        form = UnsubscribeRemoveForm(request.POST)
+        if not form.is_valid():
+            return self.render_form(entry, form)
+        try:
+            unsubscribe_remove(
+                account=self.account,
+                unsubscribe_id=entry.pk,
+                actor_user=request.user,
+                note=form.cleaned_data["note"],
+            )
+        except NotFound:
+            raise Http404 from None  # removed by someone else a moment ago
+        messages.success(
+            request,
+            _("%(phone)s was taken off the unsubscribe list: messages to it will be sent again.")
+            % {"phone": phone_display(entry.phone)},
+        )
+        return redirect("unsubscribes:unsubscribe-list")
+
+    def render_form(self, entry, form):
+        return self.render_to_response(
+            self.get_context_data(entry=entry, form=form, phone_display=phone_display(entry.phone))
+        )

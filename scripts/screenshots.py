@@ -41,7 +41,8 @@ def main() -> int:
         browser = playwright.chromium.launch(
             executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), headless=True, args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": 1680, "height": 1000}, locale="en-US")
+        # The narrowest screen the console is made for: every list fits it without sideways scroll.
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, locale="en-US")
 
         def shot(name: str) -> None:
             path = out / f"{name}.png"
@@ -59,11 +60,10 @@ def main() -> int:
         page.wait_for_url(f"{base}/status/**")
         set_language("en")
 
-        # A week of traffic reads better than the default 24 hours, which may be quiet in a demo.
-        week_ago = (dt.datetime.now() - dt.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+        # A week of traffic reads better than the default 24 hours, which may be quiet in a demo:
+        # the "7 days" preset beside the period fields.
         page.goto(f"{base}/status/")
-        page.fill("#id_requested_from", week_ago)
-        page.click("#changelist-filter button[type=submit]")
+        page.click("#changelist-filter button[name=preset][value='7d']")
         page.wait_for_load_state()
         shot("01-status-list")
         status_url = page.url
@@ -90,7 +90,7 @@ def main() -> int:
         else:
             print("no deletable intercept: skipped the confirmation page", file=sys.stderr)
 
-        page.goto(f"{base}/replies/?" + urlencode({"received_from": week_ago}))
+        page.goto(f"{base}/replies/?" + urlencode({"preset": "7d"}))
         shot("06-replies")
 
         too_far = (dt.datetime.now() - dt.timedelta(days=31)).strftime("%Y-%m-%dT%H:%M")
@@ -101,6 +101,30 @@ def main() -> int:
         set_language("ja")
         shot("08-status-list-ja")
         set_language("en")
+
+        page.goto(f"{base}/unsubscribes/")
+        shot("09-unsubscribes")
+        remove = page.locator("table.result-list a.deletelink")
+        if remove.count():
+            remove.first.click()
+            page.wait_for_load_state()
+            shot("10-unsubscribe-remove")
+        else:
+            print("no unsubscribed number: skipped the removal page", file=sys.stderr)
+
+        page.goto(f"{base}/intercepts/")
+        page.locator("th.select input[data-select-all]").check()
+        if page.locator("[data-testid=delete-selected]").count():
+            page.click("[data-testid=delete-selected]")
+            page.wait_for_load_state()
+            shot("11-intercepts-bulk-delete")
+
+        page.goto(f"{base}/status/")
+        page.click(".column-chooser summary")
+        shot("12-column-chooser")
+
+        page.goto(f"{base}/no-such-page/")
+        shot("13-not-found")
         browser.close()
     return 0
 

@@ -14,6 +14,8 @@ import django_filters
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import defaults
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +25,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from smsconsole import error_pages as console_error_pages
 from smsconsole.exceptions import ServiceError
 from smsconsole.filters import ZonedDateTimeFilter
 from smsconsole.idempotency import (
@@ -42,24 +45,28 @@ logger = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 # A dropped database connection is over in seconds (a failover, a restart); say when to come back.
 UNAVAILABLE_RETRY_AFTER_SECONDS = 5
-UNAVAILABLE_DETAIL = (
+UNAVAILABLE_DETAIL = gettext_lazy(
     "The service is briefly unavailable (its database could not be reached); try again in a few "
-    f"seconds. A retry with the same {IDEMPOTENCY_KEY_HEADER} cannot send twice."
+    "seconds. A retry with the same Idempotency-Key cannot send twice."
 )
 
 # The detail and code of an error answer that has nothing more specific to say.
+# Lazy: each answer is in the language of its request.
 STATUS_ERRORS = {
-    400: ("Bad request.", "bad_request"),
-    401: ("Authentication credentials were not provided.", "not_authenticated"),
-    403: ("You do not have permission to perform this action.", "permission_denied"),
-    404: ("Not found.", "not_found"),
-    405: ("Method not allowed.", "method_not_allowed"),
-    406: ("Not acceptable: the API answers application/json.", "not_acceptable"),
-    409: ("Conflict.", "conflict"),
-    413: ("The request body is larger than the server accepts.", "too_large"),
-    415: ("Unsupported media type: send application/json.", "unsupported_media_type"),
-    429: ("Too many requests.", "throttled"),
-    500: ("Internal server error. It has been logged; nothing in this answer says more.", "server_error"),
+    400: (gettext_lazy("Bad request."), "bad_request"),
+    401: (gettext_lazy("Authentication credentials were not provided."), "not_authenticated"),
+    403: (gettext_lazy("You do not have permission to perform this action."), "permission_denied"),
+    404: (gettext_lazy("Not found."), "not_found"),
+    405: (gettext_lazy("Method not allowed."), "method_not_allowed"),
+    406: (gettext_lazy("Not acceptable: the API answers application/json."), "not_acceptable"),
+    409: (gettext_lazy("Conflict."), "conflict"),
+    413: (gettext_lazy("The request body is larger than the server accepts."), "too_large"),
+    415: (gettext_lazy("Unsupported media type: send application/json."), "unsupported_media_type"),
+    429: (gettext_lazy("Too many requests."), "throttled"),
+    500: (
+        gettext_lazy("Internal server error. It has been logged; nothing in this answer says more."),
+        "server_error",
+    ),
     503: (UNAVAILABLE_DETAIL, "unavailable"),
 }
 
@@ -70,9 +77,9 @@ def is_api_request(request) -> bool:
 
 def error_body(status_code: int, *, detail: str | None = None, code: str | None = None) -> dict:
     default_detail, default_code = STATUS_ERRORS.get(
-        status_code, ("Error.", "server_error" if status_code >= 500 else "error")
+        status_code, (gettext_lazy("Error."), "server_error" if status_code >= 500 else "error")
     )
-    return {"detail": detail or default_detail, "code": code or default_code}
+    return {"detail": str(detail or default_detail), "code": code or default_code}
 
 
 def api_error_response(
@@ -101,7 +108,7 @@ class Unavailable(exceptions.APIException):
 
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
-        body = {"detail": exc.message, "code": exc.code}
+        body = {"detail": str(exc.message), "code": exc.code}
         if exc.errors:
             body["errors"] = exc.errors
         return Response(body, status=exc.status_code)
@@ -116,7 +123,7 @@ def exception_handler(exc, context):
         return None
     data = response.data
     if isinstance(exc, ValidationError):
-        response.data = {"detail": "Invalid request.", "code": "invalid", "errors": _as_errors(data)}
+        response.data = {"detail": _("Invalid request."), "code": "invalid", "errors": _as_errors(data)}
     elif not isinstance(data, dict) or "detail" not in data:
         response.data = {**error_body(response.status_code), "errors": _as_errors(data)}
     elif "code" not in data:
@@ -156,7 +163,7 @@ class StrictIntegerField(serializers.IntegerField):
 
 def bad_request(request, exception, template_name=defaults.ERROR_400_TEMPLATE_NAME):
     if not is_api_request(request):
-        return defaults.bad_request(request, exception, template_name)
+        return console_error_pages.bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
         return api_error_response(413, detail=too_large_detail())
     return api_error_response(400)
@@ -164,20 +171,20 @@ def bad_request(request, exception, template_name=defaults.ERROR_400_TEMPLATE_NA
 
 def permission_denied(request, exception, template_name=defaults.ERROR_403_TEMPLATE_NAME):
     if not is_api_request(request):
-        return defaults.permission_denied(request, exception, template_name)
+        return console_error_pages.permission_denied(request, exception)
     return api_error_response(403)
 
 
 def page_not_found(request, exception, template_name=defaults.ERROR_404_TEMPLATE_NAME):
     if not is_api_request(request):
-        return defaults.page_not_found(request, exception, template_name)
+        return console_error_pages.page_not_found(request, exception)
     # Not the exception's text: for an unmatched route Django puts the URL patterns tried there.
-    return api_error_response(404, detail="Not found: no such endpoint or object.")
+    return api_error_response(404, detail=_("Not found: no such endpoint or object."))
 
 
 def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
     if not is_api_request(request):
-        return defaults.server_error(request, template_name)
+        return console_error_pages.server_error(request)
     if is_database_unavailable(sys.exc_info()[1]):
         return api_error_response(503)
     return api_error_response(500)
@@ -330,11 +337,11 @@ def filtered_page(request, *, filterset_class, time_field: str, list_key: str, s
         )
     order = request.query_params.get("order", "desc")
     if order not in ("desc", "asc"):
-        raise ValidationError({"order": ['Use "desc" or "asc".']})
+        raise ValidationError({"order": [_('Use "desc" or "asc".')]})
     raw_limit = request.query_params.get("limit", str(DEFAULT_PER_PAGE))
     # Plain ASCII digits only: int() would also take " 5", "5_0" and other scripts' digits.
     if not _DIGITS_RE.fullmatch(raw_limit) or not 1 <= (limit := int(raw_limit)) <= MAX_PER_PAGE:
-        raise ValidationError({"limit": [f"A whole number from 1 to {MAX_PER_PAGE}."]})
+        raise ValidationError({"limit": [_("A whole number from 1 to %(max)d.") % {"max": MAX_PER_PAGE}]})
     paginator = KeysetPaginator(
         filterset.qs.select_related(*select_related),
         time_field=time_field,

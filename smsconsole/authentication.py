@@ -3,6 +3,7 @@
 import datetime as dt
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
@@ -27,7 +28,7 @@ class SmsUserKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, key = header.partition(" ")
         if scheme != self.keyword or not key.strip():
             failures.record(request)
-            raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <API key>'.")
+            raise exceptions.AuthenticationFailed(gettext("Use 'Authorization: Bearer <API key>'."))
         sms_user = (
             SmsUser.objects.select_related("account", "account__default_channel")
             .filter(key_hash=hash_api_key(key.strip()))
@@ -35,7 +36,7 @@ class SmsUserKeyAuthentication(authentication.BaseAuthentication):
         )
         if sms_user is None:
             failures.record(request)
-            raise exceptions.AuthenticationFailed("Invalid API key.")
+            raise exceptions.AuthenticationFailed(gettext("Invalid API key."))
         now = timezone.now()
         if sms_user.last_used_at is None or now - sms_user.last_used_at > LAST_USED_PRECISION:
             SmsUser.objects.filter(pk=sms_user.pk).update(last_used_at=now)
@@ -52,11 +53,13 @@ class IsActiveSmsUser(permissions.BasePermission):
     def has_permission(self, request, view):
         sms_user = request.user
         if not isinstance(sms_user, SmsUser):
-            raise exceptions.NotAuthenticated("An API key is required: 'Authorization: Bearer <API key>'.")
+            raise exceptions.NotAuthenticated(
+                gettext("An API key is required: 'Authorization: Bearer <API key>'.")
+            )
         if not sms_user.is_active:
-            raise exceptions.PermissionDenied("This SMS_USER is inactive.")
+            raise exceptions.PermissionDenied(gettext("This SMS_USER is inactive."))
         if not sms_user.account.is_active:
-            raise exceptions.PermissionDenied("This account is suspended.")
+            raise exceptions.PermissionDenied(gettext("This account is suspended."))
         return True
 
 

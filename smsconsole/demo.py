@@ -52,6 +52,9 @@ REPLIES = [
 JST = ZoneInfo("Asia/Tokyo")
 HOURLY_WEIGHTS_JST = [1, 1, 1, 1, 1, 2, 3, 6, 9, 10, 10, 10, 10, 10, 10, 10, 9, 9, 8, 8, 7, 5, 3, 2]
 FILTER_KEYWORDS = ["casino", "カジノ", "bit.ly", "無料で稼げる"]
+OUTAGE = dt.timedelta(hours=7)
+OUTAGE_ACCOUNTS = {"acme-shop", "kumo-bank"}
+SHOWCASE_ACCOUNT = "acme-shop"
 
 
 @dataclass
@@ -157,19 +160,47 @@ def demo_is_loaded() -> bool:
 
 
 class Progress:
-    """A one-line progress bar on stderr."""
+    """Progress of the replay: a bar redrawn on one line on a terminal, a few plain lines elsewhere."""
 
-    def __init__(self, total: int, out=sys.stderr, width: int = 40):
-        self.total, self.out, self.width, self.done = max(total, 1), out, width, 0
+    # Not a terminal (a log, CI, a pipe): a line at each quarter, not one per update.
+    PLAIN_STEPS = 4
+
+    def __init__(self, total: int, out=sys.stderr):
+        self.total, self.out, self.done = max(total, 1), out, 0
+        isatty = getattr(out, "isatty", None)
+        self.bar = None
+        if isatty is not None and isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("  messages"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=out),
+                transient=False,
+            )
+            self.task = self.bar.add_task("replay", total=self.total)
+            self.bar.start()
+        self.next_step = 1
 
     def advance(self, count: int = 1) -> None:
         self.done = min(self.done + count, self.total)
-        filled = self.width * self.done // self.total
-        self.out.write(f"\r  [{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} messages")
-        self.out.flush()
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done)
+            return
+        while (
+            self.next_step <= self.PLAIN_STEPS and self.done * self.PLAIN_STEPS >= self.next_step * self.total
+        ):
+            self.out.write(f"  {self.done:,} of about {self.total:,} messages\n")
+            self.out.flush()
+            self.next_step += 1
 
     def finish(self) -> None:
-        self.out.write("\n")
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.total)
+            self.bar.stop()
 
 
 @dataclass(order=True)
@@ -178,6 +209,8 @@ class Event:
     order: int
     kind: str = field(compare=False)
     payload: dict = field(compare=False, default_factory=dict)
+    # A send's scripted replies, planned once the send has happened.
+    replies: list = field(compare=False, default_factory=list)
 
 
 def demo_load(*, target_messages: int = 20_000, out=sys.stderr) -> dict:
@@ -191,30 +224,50 @@ def demo_load(*, target_messages: int = 20_000, out=sys.stderr) -> dict:
     with clock.frozen(start - dt.timedelta(hours=1)):
         world = _create_world(rng)
 
-    timeline = _plan_traffic(rng, world, start=start, end=now, target_messages=target_messages)
+    order = itertools.count()
+    timeline = _plan_traffic(rng, world, start=start, end=now, target_messages=target_messages, order=order)
+    timeline += _plan_showcase(rng, world, start=start, end=now, order=order)
     progress = Progress(sum(len(e.payload.get("recipients", ())) for e in timeline), out=out)
-    sequence = itertools.count(len(timeline))
     heapq.heapify(timeline)
-    while timeline:
-        event = heapq.heappop(timeline)
-        if event.at > now:
-            continue
-        with clock.frozen(event.at):
-            if event.kind == "send":
-                messages = messages_submit(**{k: v for k, v in event.payload.items() if k != "replies"})
-                progress.advance(len(messages))
-                for reply_event in _replies_to(rng, messages, event, sequence):
-                    heapq.heappush(timeline, reply_event)
-            elif event.kind == "reply":
-                _post_reply(world["channel"], event)
-            elif event.kind == "outage":
-                Account.objects.filter(pk=event.payload["account_id"]).update(
-                    default_channel=world["down_channel"]
-                )
-            elif event.kind == "tick":
-                due_messages_dispatch()
+
+    def schedule(at: dt.datetime, callback) -> None:
+        # What the pipeline wants done later (the simulator's receipts, seconds after the hand-over)
+        # happens at its own time on the replayed timeline.
+        heapq.heappush(timeline, Event(at, next(order), "call", {"callback": callback}))
+
+    with clock.replaying(schedule):
+        while timeline:
+            event = heapq.heappop(timeline)
+            if event.at > now and event.kind != "call":
+                continue
+            # A receipt due after the replay's end arrives at its end (the clock never runs ahead).
+            with clock.frozen(min(event.at, now)):
+                _replay(event, world, rng, timeline, order, progress)
+    # The carrier outage is over: the channel is back, and what waits for it goes out at its next
+    # attempt (`make run` runs the periodic jobs; with a broker, beat does).
+    Account.objects.filter(default_channel=world["down_channel"]).update(default_channel=world["channel"])
     progress.finish()
     return {"accounts": len(world["accounts"])}
+
+
+def _replay(event: "Event", world: dict, rng, timeline: list, order, progress: Progress) -> None:
+    if event.kind == "send":
+        messages = messages_submit(**event.payload)
+        progress.advance(len(messages))
+        for reply_event in _replies_to(rng, messages, event, order):
+            heapq.heappush(timeline, reply_event)
+        for reply in event.replies:
+            heapq.heappush(timeline, reply)
+    elif event.kind == "reply":
+        _post_reply(world["channel"], event)
+    elif event.kind == "outage":
+        Account.objects.filter(pk__in=event.payload["account_ids"]).update(
+            default_channel=world["down_channel"]
+        )
+    elif event.kind == "tick":
+        due_messages_dispatch()
+    elif event.kind == "call":
+        event.payload["callback"]()
 
 
 def _create_world(rng: random.Random) -> dict:
@@ -259,8 +312,7 @@ def _phone(rng: random.Random, suffix: str = "") -> str:
     return f"+81{rng.choice(['90', '80'])}{digits}"
 
 
-def _plan_traffic(rng, world, *, start, end, target_messages) -> list[Event]:
-    order = itertools.count()
+def _plan_traffic(rng, world, *, start, end, target_messages, order) -> list[Event]:
     events: list[Event] = []
     span_days = (end - start).total_seconds() / 86400
     expected = sum(
@@ -284,15 +336,77 @@ def _plan_traffic(rng, world, *, start, end, target_messages) -> list[Event]:
                             rng, entry, template, tag, recipients, at + dt.timedelta(seconds=20), next(order)
                         )
                     )
-    # Kumo Bank's carrier goes down for the last ten hours: recent messages wait and retry.
-    kumo = next(e for e in world["accounts"] if e["spec"].slug == "kumo-bank")
-    outage_at = end - dt.timedelta(hours=10)
-    events.append(Event(outage_at, next(order), "outage", {"account_id": kumo["account"].pk}))
+    # Carrier B, which ACME Shop and Kumo Bank send through, is down for the last hours: messages
+    # wait and retry, the first ones run out of attempts (processing failed, other), and the ones
+    # still waiting at the end go out once it is back (`demo_load` restores it).
+    outage_at = end - OUTAGE
+    affected = [e["account"].pk for e in world["accounts"] if e["spec"].slug in OUTAGE_ACCOUNTS]
+    events.append(Event(outage_at, next(order), "outage", {"account_ids": affected}))
     tick = outage_at
     while tick < end:
         tick += dt.timedelta(minutes=5)
         events.append(Event(tick, next(order), "tick"))
     return events
+
+
+def _plan_showcase(rng, world, *, start, end, order) -> list[Event]:
+    """Scripted sends of the biggest account, so that every status and reason is in it, whatever
+    the demo's size: each return code once, the intercepts they make, content the checks refuse, a
+    second code within the minute, an unsubscribe, and sends caught by the carrier outage."""
+    entry = next(e for e in world["accounts"] if e["spec"].slug == SHOWCASE_ACCOUNT)
+    templates = entry["templates"]
+    events: list[Event] = []
+
+    def send(at, template_name, phones, *, variables=None, replies=()):
+        template = templates[template_name]
+        tag = next(tag for name, tag, *_ in entry["spec"].traffic if name == template_name)
+        event = _send_event(rng, entry, template, tag, phones, at, next(order))
+        for recipient in event.payload["recipients"]:
+            recipient["vars"] = dict(
+                variables if variables is not None else SHOWCASE_VARIABLES[template_name]
+            )
+        event.replies = list(replies)
+        events.append(event)
+
+    day = start + dt.timedelta(days=1, hours=1)
+    minute = dt.timedelta(minutes=1)
+    # Numbers ending 500…590 fail with that code at the simulator; one ending 000 never gets a receipt.
+    failing = {code: _phone(rng, str(code)) for code in range(500, 600, 10)}
+    send(day, "shipping", [*failing.values(), _phone(rng, "000"), _phone(rng)])
+    # The records those failures made block the next sends: 500's is global, 520's ACME's own.
+    send(day + 10 * minute, "shipping", [failing[500], failing[520]])
+    send(
+        day + 11 * minute,
+        "winter-sale",
+        [_phone(rng)],
+        variables={**SHOWCASE_VARIABLES["winter-sale"], "url": "bit.ly/3xYz"},
+    )
+    send(day + 12 * minute, "login-otp", [_phone(rng)], variables={})
+    send(day + 13 * minute, "spring-preview", [_phone(rng)])
+    impatient = _phone(rng)
+    send(day + 14 * minute, "login-otp", [impatient])
+    send(day + 14 * minute + dt.timedelta(seconds=20), "login-otp", [impatient])
+    unsubscriber = _phone(rng)
+    stop = Event(
+        day + 75 * minute,
+        next(order),
+        "reply",
+        {"from": unsubscriber, "content": "STOP", "carrier": CARRIERS[0]},
+    )
+    send(day + 60 * minute, "winter-sale", [unsubscriber], replies=[stop])
+    send(day + dt.timedelta(days=1), "winter-sale", [unsubscriber])
+    # Caught by the outage: one runs out of attempts before it ends, one is still waiting at the end.
+    send(end - OUTAGE + dt.timedelta(minutes=30), "login-otp", [_phone(rng)])
+    send(end - dt.timedelta(minutes=20), "login-otp", [_phone(rng)])
+    return events
+
+
+SHOWCASE_VARIABLES = {
+    "login-otp": {"code": "482193"},
+    "shipping": {"order": "A-0004821", "date": "12/3"},
+    "winter-sale": {"discount": "30", "coupon": "WINTER042", "url": "https://acme.example/s"},
+    "spring-preview": {"url": "https://acme.example/spring"},
+}
 
 
 def _business_time(rng, start, end) -> dt.datetime:

@@ -16,8 +16,10 @@ class ServiceError(Exception):
 class NotFound(ServiceError):
     status_code = 404
 
-    def __init__(self, message: str = "Not found."):
-        super().__init__(message, code="not_found")
+    def __init__(self, message: str | None = None):
+        from django.utils.translation import gettext
+
+        super().__init__(message or gettext("Not found."), code="not_found")
 
 
 class PermissionDenied(ServiceError):

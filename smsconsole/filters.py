@@ -7,11 +7,43 @@ else:
     filterset.form.errors          # keyed by the query parameter's name
 """
 
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
 import django_filters
 from django import forms
 from django.http import QueryDict
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from smsconsole.forms import PhoneField, ZonedDateTimeField, period_clean
+from smsconsole import clock
+from smsconsole.forms import PhoneField, ZonedDateTimeField, datetime_shown, period_clean
+
+# The buttons beside a list's period fields (`?preset=7d`): each sets the start and clears the end.
+PRESET_PARAM = "preset"
+PERIOD_PRESETS = {
+    "today": _("Today"),
+    "24h": _("24 hours"),
+    "7d": _("7 days"),
+    "30d": _("30 days"),
+}
+_PRESET_SPANS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
+
+
+@dataclass(frozen=True)
+class PeriodPreset:
+    value: str
+    label: str
+    is_active: bool
+
+
+def period_preset_start(name: str, *, now: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
+    """Where a preset's period starts: midnight in the account's zone for "today", else a span back."""
+    if name == "today":
+        return timezone.localtime(now, zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    span = _PRESET_SPANS.get(name)
+    return now - span if span else None
 
 
 class PhoneFilter(django_filters.CharFilter):
@@ -39,6 +71,8 @@ class AccountFilterSet(django_filters.FilterSet):
     """A FilterSet scoped to one account. `period` names the (start, end) filters of the 30-day rule."""
 
     period: tuple[str, str] | None = None
+    # False for a list that is not a log (the unsubscribe list): no default period, no 30-day limit.
+    period_is_capped: bool = True
 
     def __init__(self, data=None, queryset=None, *, account, request=None, prefix=None):
         self.account = account
@@ -65,4 +99,39 @@ class AccountFilterSet(django_filters.FilterSet):
         """Cross-field validation; add errors with form.add_error(field, ...)."""
         if self.period:
             start_name, end_name = self.period
-            period_clean(form, cleaned_data, start_name=start_name, end_name=end_name, zone=self.account.zone)
+            period_clean(
+                form,
+                cleaned_data,
+                start_name=start_name,
+                end_name=end_name,
+                zone=self.account.zone,
+                is_capped=self.period_is_capped,
+            )
+
+    # --- period presets (the console's; the API has no such parameter) ---------------------------
+
+    @classmethod
+    def with_period_preset(cls, data, *, account):
+        """`data` with a `preset` turned into the period it names (start set, end cleared).
+
+        The inputs then show the preset's period like a typed one, and the usual rules check it.
+        An unknown preset is ignored."""
+        if not cls.period or data is None or PRESET_PARAM not in data:
+            return data
+        start = period_preset_start(data.get(PRESET_PARAM, ""), now=clock.now(), zone=account.zone)
+        if start is None:
+            return data
+        start_name, end_name = cls.period
+        data = data.copy()
+        data[start_name] = datetime_shown(start, account.zone)
+        data[end_name] = ""
+        return data
+
+    def period_presets(self) -> list[PeriodPreset]:
+        if not self.period:
+            return []
+        active = self.data.get(PRESET_PARAM, "")
+        return [
+            PeriodPreset(value=value, label=str(label), is_active=value == active)
+            for value, label in PERIOD_PRESETS.items()
+        ]

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from smsconsole import clock
 from smsconsole.exceptions import ServiceError
@@ -54,9 +55,12 @@ def idempotent_request_parse(*, key: str | None, data) -> IdempotentRequest | No
     if key is None:
         return None
     if len(key) > MAX_KEY_LENGTH or not _KEY_RE.match(key):
-        problem = f"1 to {MAX_KEY_LENGTH} printable ASCII characters, not starting or ending with a space"
+        problem = _("1 to %(max)d printable ASCII characters, not starting or ending with a space") % {
+            "max": MAX_KEY_LENGTH
+        }
         raise ServiceError(
-            f"Invalid {IDEMPOTENCY_KEY_HEADER} header: use {problem} (a UUID is a good choice).",
+            _("Invalid Idempotency-Key header: use %(problem)s (a UUID is a good choice).")
+            % {"problem": problem},
             errors={IDEMPOTENCY_KEY_HEADER: [problem]},
         )
     return IdempotentRequest(key=key, request_hash=request_hash(data))
@@ -67,7 +71,9 @@ def request_hash(data) -> str:
     try:
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     except RecursionError:
-        raise ServiceError("The body is nested too deeply.", errors={"body": ["nested too deeply"]}) from None
+        raise ServiceError(
+            _("The body is nested too deeply."), errors={"body": [_("nested too deeply")]}
+        ) from None
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
@@ -87,8 +93,10 @@ def idempotent_answer_find(*, sms_user: SmsUser, request: IdempotentRequest) -> 
     stored = _live_keys(sms_user, request.key, now=clock.now()).first()
     if stored is not None and stored.request_hash != request.request_hash:
         raise IdempotencyConflict(
-            f"This {IDEMPOTENCY_KEY_HEADER} was already used with a different request body in the last "
-            "24 hours; nothing was stored. Use a new key for a new request."
+            _(
+                "This Idempotency-Key was already used with a different request body in the last 24 hours; "
+                "nothing was stored. Use a new key for a new request."
+            )
         )
     return stored
 

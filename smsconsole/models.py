@@ -177,3 +177,32 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sms_user} {self.key}"
+
+
+class ListColumnChoice(models.Model):
+    """Which optional columns of one console list a user shows (the list's column chooser).
+
+    Kept per user, not per session, so the choice survives logging in again."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    list_name = models.CharField(_("list"), max_length=50)
+    # {column name: shown?}; a column not named shows or hides as the list's default says.
+    columns = models.JSONField(_("columns"), default=dict)
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        verbose_name = _("list column choice")
+        verbose_name_plural = _("list column choices")
+        constraints = [
+            # Also the index of the one lookup: (user, list).
+            models.UniqueConstraint(fields=["user", "list_name"], name="list_column_choice_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.list_name}"

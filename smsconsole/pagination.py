@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from django.core import signing
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 CURSOR_SALT = "smsconsole.keyset-cursor"
 DEFAULT_PER_PAGE = 50
@@ -95,18 +96,18 @@ class KeysetPaginator:
         try:
             payload = signing.loads(cursor, salt=CURSOR_SALT)
             if payload["k"] != self.list_key:
-                raise InvalidCursor("This cursor belongs to another list.")
+                raise InvalidCursor(_("This cursor belongs to another list."))
             if payload["o"] != ("d" if self.descending else "a"):
-                raise InvalidCursor("This cursor belongs to the other sort order.")
+                raise InvalidCursor(_("This cursor belongs to the other sort order."))
             at = dt.datetime.fromisoformat(payload["t"])
             pk = int(payload["i"])
             backwards = bool(payload["b"])
         except InvalidCursor:
             raise
         except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
-            raise InvalidCursor("The cursor is not valid.") from exc
+            raise InvalidCursor(_("The cursor is not valid.")) from exc
         if at.tzinfo is None:
-            raise InvalidCursor("The cursor is not valid.")
+            raise InvalidCursor(_("The cursor is not valid."))
         return at, pk, backwards
 
     # --- pages ---------------------------------------------------------------------------------

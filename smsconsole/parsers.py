@@ -5,17 +5,21 @@ Its own module: DRF imports it while defining APIView, so it must not import DRF
 import io
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, parsers, status
 
 
 def too_large_detail() -> str:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return f"The request body is larger than {limit:,} bytes: send fewer items per request."
+    return _("The request body is larger than %(limit)s bytes: send fewer items per request.") % {
+        "limit": f"{limit:,}"
+    }
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is larger than the server accepts."
+    default_detail = gettext_lazy("The request body is larger than the server accepts.")
     default_code = "too_large"
 
     def __init__(self):
@@ -36,4 +40,4 @@ class JSONParser(parsers.JSONParser):
         try:
             return super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError:
-            raise exceptions.ParseError("JSON parse error - the body is nested too deeply.") from None
+            raise exceptions.ParseError(_("JSON parse error - the body is nested too deeply.")) from None

@@ -3,6 +3,7 @@
 import functools
 
 import phonenumbers
+from django.utils.translation import gettext as _
 
 
 class InvalidPhoneNumber(ValueError):
@@ -13,19 +14,23 @@ def phone_to_e164(raw: str, *, default_region: str = "JP") -> str:
     """Parse `raw` (international, or national in `default_region`) and return it in E.164."""
     text = (raw or "").strip()
     if not text:
-        raise InvalidPhoneNumber("empty phone number")
+        raise InvalidPhoneNumber(_("Enter a phone number."))
     try:
         parsed = phonenumbers.parse(text, default_region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidPhoneNumber(f"{raw!r} is not a phone number ({exc})") from None
+    except phonenumbers.NumberParseException:
+        # Our words, not the library's ("(1) The string supplied did not seem to be a phone number.").
+        raise InvalidPhoneNumber(_("“%(number)s” is not a valid phone number.") % {"number": raw}) from None
     if parsed.extension:
         # E.164 has no room for an extension: dropping it would text the main line instead.
         raise InvalidPhoneNumber(
-            f"{raw!r} has an extension ({parsed.extension}); an SMS cannot reach an extension, "
-            "give the mobile number alone"
+            _(
+                "“%(number)s” has an extension: phone extensions are not accepted, since an SMS cannot "
+                "reach one. Give the mobile number alone."
+            )
+            % {"number": raw}
         )
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhoneNumber(f"{raw!r} is not a valid phone number")
+        raise InvalidPhoneNumber(_("“%(number)s” is not a valid phone number.") % {"number": raw})
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

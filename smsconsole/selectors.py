@@ -1,6 +1,6 @@
 """Reads about accounts, operators and SMS_USERs."""
 
-from smsconsole.models import Account, SmsUser
+from smsconsole.models import Account, ListColumnChoice, SmsUser
 
 STAFF_ACCOUNT_SESSION_KEY = "console_account_id"
 
@@ -24,3 +24,15 @@ def account_list_for_staff():
 
 def sms_user_list(*, account: Account):
     return SmsUser.objects.filter(account=account).order_by("name")
+
+
+def list_column_choice_get(*, user, list_name: str) -> dict[str, bool]:
+    """A user's remembered column choice for one list ({column: shown?}); {} for the list's defaults."""
+    if not user.is_authenticated:
+        return {}
+    columns = (
+        ListColumnChoice.objects.filter(user=user, list_name=list_name)
+        .values_list("columns", flat=True)
+        .first()
+    )
+    return columns if isinstance(columns, dict) else {}

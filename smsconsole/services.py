@@ -5,8 +5,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from smsconsole import clock
 from smsconsole.exceptions import ServiceError, full_clean_or_refuse
-from smsconsole.models import Account, Membership, SmsUser, generate_api_key, hash_api_key
+from smsconsole.models import Account, ListColumnChoice, Membership, SmsUser, generate_api_key, hash_api_key
 
 
 def account_create(
@@ -64,3 +65,18 @@ def operator_create(*, account: Account, username: str, password: str, email: st
     user.save()
     Membership.objects.create(user=user, account=account)
     return user
+
+
+def list_column_choice_save(*, user, list_name: str, columns: dict[str, bool] | None) -> None:
+    """Remember which optional columns `user` shows in one list; None forgets it (the defaults again)."""
+    if columns is None:
+        ListColumnChoice.objects.filter(user=user, list_name=list_name).delete()
+        return
+    ListColumnChoice.objects.update_or_create(
+        user=user,
+        list_name=list_name,
+        defaults={
+            "columns": {name: bool(shown) for name, shown in columns.items()},
+            "updated_at": clock.now(),
+        },
+    )

@@ -25,6 +25,7 @@ from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Sum
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -106,7 +107,13 @@ def login_lockout_response(request, original_response=None, credentials=None):
 
 
 class Throttled(exceptions.Throttled):
-    """A 429 in the API's error shape: `{"detail": "…", "code": "throttled"}`, with Retry-After."""
+    """A 429 in the API's error shape: `{"detail": "…", "code": "throttled"}`, with Retry-After.
+
+    Our own words, translated (DRF's Japanese catalogue leaves its "Expected available in …" English)."""
+
+    default_detail = gettext_lazy("Too many requests.")
+    extra_detail_singular = gettext_lazy("Try again in {wait} second.")
+    extra_detail_plural = gettext_lazy("Try again in {wait} seconds.")
 
     def __init__(self, wait: float):
         super().__init__(wait=max(wait, 1))

@@ -14,7 +14,8 @@ from django_tables2.views import SingleTableMixin
 
 from smsconsole.csv_export import csv_streaming_response
 from smsconsole.pagination import InvalidCursor, KeysetPaginator
-from smsconsole.selectors import STAFF_ACCOUNT_SESSION_KEY, account_list_for_staff
+from smsconsole.selectors import STAFF_ACCOUNT_SESSION_KEY, account_list_for_staff, list_column_choice_get
+from smsconsole.services import list_column_choice_save
 
 CURSOR_PARAM = "cursor"
 SORT_PARAM = "sort"
@@ -54,7 +55,8 @@ class FilteredListMixin(ConsoleMixin):
     time_field = ""
 
     def get_filterset_kwargs(self, filterset_class):
-        return {"data": self.request.GET, "account": self.account, "request": self.request}
+        data = filterset_class.with_period_preset(self.request.GET, account=self.account)
+        return {"data": data, "account": self.account, "request": self.request}
 
     def is_descending(self) -> bool:
         return self.request.GET.get(SORT_PARAM, f"-{self.time_field}") != self.time_field
@@ -89,6 +91,29 @@ class KeysetListView(FilteredListMixin, SingleTableMixin, FilterView):
         context = self.get_context_data(filter=self.filterset, object_list=self.object_list)
         return self.render_to_response(context)
 
+    def post(self, request, *args, **kwargs):
+        """The column chooser: remember which optional columns this user shows, then the list again."""
+        table_class = self.get_table_class()
+        if request.POST.get("reset"):
+            columns = None
+        else:
+            chosen = set(request.POST.getlist("column"))
+            columns = {name: name in chosen for name in table_class.choosable_columns}
+        list_column_choice_save(user=request.user, list_name=table_class.list_name, columns=columns)
+        return HttpResponseRedirect(request.get_full_path())
+
+    def column_choice(self) -> dict[str, bool]:
+        if not hasattr(self, "_column_choice"):
+            list_name = self.get_table_class().list_name
+            self._column_choice = list_column_choice_get(user=self.request.user, list_name=list_name)
+        return self._column_choice
+
+    def get_table_kwargs(self):
+        kwargs = super().get_table_kwargs()
+        hidden = self.get_table_class().hidden_columns(self.column_choice())
+        kwargs["exclude"] = [*kwargs.get("exclude", ()), *hidden]
+        return kwargs
+
     def get_table(self, **kwargs):
         table = self.get_table_class()(data=self.object_list, request=self.request, **self.get_table_kwargs())
         table.sort_field = self.time_field
@@ -107,6 +132,8 @@ class KeysetListView(FilteredListMixin, SingleTableMixin, FilterView):
             export_url=f"{export}?{query.urlencode()}",
             export_bom_url=f"{export}?{_with(query, bom='1').urlencode()}",
             clear_url=self.request.path,
+            column_choices=self.get_table_class().column_choices(self.column_choice()),
+            period_presets=self.filterset.period_presets(),
         )
         return context
 

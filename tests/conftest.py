@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -105,15 +107,50 @@ def english_outside_requests():
 
 
 def pytest_collection_modifyitems(items):
-    """Every transactional test starts from the migrated data.
+    """Every transactional test starts from the migrated data; PostgreSQL-only tests skip on SQLite.
 
     A transactional test ends by flushing the database, rows seeded by migrations included
     (intercept rules, default frequency rules, unsubscribe keywords, SMPP mappings), so without
     this a transactional test would see them only if it happened to run first.
     """
+    from django.db import connection
+
+    needs_postgresql = pytest.mark.skip(reason=NEEDS_POSTGRESQL)
+    for item in items:
+        if item.get_closest_marker("postgresql") and connection.vendor != "postgresql":
+            item.add_marker(needs_postgresql)
     for item in items:
         marker = item.get_closest_marker("django_db")
         if marker and marker.kwargs.get("transaction") and "serialized_rollback" not in marker.kwargs:
             item.add_marker(
                 pytest.mark.django_db(*marker.args, **marker.kwargs, serialized_rollback=True), append=False
             )
+
+
+# --- skips: fine on a developer's machine, a failure in CI ---------------------------------------
+# A developer without chromium, Kannel, Redis or PostgreSQL still gets a green run of everything
+# else, and pytest says what it skipped. CI exports STRICT_SKIPS=1 (.ci/run): there a skip is a
+# failure, so a CI that never ran the browser, Kannel or PostgreSQL tests cannot pass. The one skip
+# allowed is a test marked `postgresql` on the SQLite leg, which exists to run without it (the
+# PostgreSQL leg runs it, and allows no skip at all).
+
+NEEDS_POSTGRESQL = "needs PostgreSQL (set DATABASE_URL=postgres://...)"
+
+
+def _skip_is_allowed(item) -> bool:
+    from django.db import connection
+
+    return item.get_closest_marker("postgresql") is not None and connection.vendor != "postgresql"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.skipped and os.environ.get("STRICT_SKIPS") == "1" and not _skip_is_allowed(item):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = (
+            f"skipped under STRICT_SKIPS=1 (CI), which allows no skip but a `postgresql` test on SQLite: "
+            f"{reason}"
+        )
+    return report

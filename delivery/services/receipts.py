@@ -289,6 +289,9 @@ def receipts_apply(*, channel: Channel, receipts: list[ReceiptItem], now: dt.dat
             continue
         report.applied += 1
         events.append(_event(message, MessageEvent.Kind.RECEIPT, now, log))
+        # A carrier clock running ahead must not put the receipt after the moment we learnt of it:
+        # the update time stays the latest time of the message.
+        handset_at = min(receipt.done_at, now)
         if receipt.status == "failed":
             message.status = MessageStatus.SEND_FAILED  # final from here on, for later receipts of the batch
             failures.append(
@@ -296,17 +299,17 @@ def receipts_apply(*, channel: Channel, receipts: list[ReceiptItem], now: dt.dat
                     message=message,
                     return_code=receipt.code,
                     detail=receipt.detail,
-                    failed_at=receipt.done_at,
+                    failed_at=handset_at,
                     source="receipt",
-                    receipt_at=receipt.done_at,
+                    receipt_at=handset_at,
                 )
             )
         elif receipt.status == "delivered":
             done = parts_delivered[message.pk]
-            done[receipt.part or 1] = max(receipt.done_at, done.get(receipt.part or 1, receipt.done_at))
+            done[receipt.part or 1] = max(handset_at, done.get(receipt.part or 1, handset_at))
             if len(done) >= (receipt.parts or 1):
                 message.status = MessageStatus.DELIVERED
-                message.receipt_at = max(done.values())
+                message.receipt_at = min(max(done.values()), now)
                 message.updated_at = now
                 delivered[message.pk] = message
 

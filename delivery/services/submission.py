@@ -3,6 +3,7 @@
 from http import HTTPStatus
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from delivery.content import render
 from delivery.models import Message, MessageEvent, MessageStatus, Template
@@ -32,18 +33,19 @@ def messages_submit(
     concurrent request that stored the key first raises IdempotencyKeyTaken and nothing is stored."""
     account = sms_user.account
     if not sms_user.is_active:
-        raise PermissionDenied("This SMS_USER is inactive.")
+        raise PermissionDenied(_("This SMS_USER is inactive."))
     if not account.is_active:
-        raise PermissionDenied("This account is suspended.")
+        raise PermissionDenied(_("This account is suspended."))
     if not 1 <= len(recipients) <= MAX_RECIPIENTS:
         raise ServiceError(
-            f"Send to 1 to {MAX_RECIPIENTS} recipients per request, not {len(recipients)}.",
-            errors={"messages": [f"1 to {MAX_RECIPIENTS} recipients"]},
+            _("Send to 1 to %(max)d recipients per request, not %(count)d.")
+            % {"max": MAX_RECIPIENTS, "count": len(recipients)},
+            errors={"messages": [_("1 to %(max)d recipients") % {"max": MAX_RECIPIENTS}]},
         )
     template = Template.objects.filter(account=account, pk=template_id).first()
     errors: dict = {}
     if template is None:
-        errors["template"] = [f"No template {template_id} in this account."]
+        errors["template"] = [_("No template %(id)s in this account.") % {"id": template_id}]
     phones, phone_errors = [], {}
     for index, recipient in enumerate(recipients):
         try:
@@ -53,7 +55,7 @@ def messages_submit(
     if phone_errors:
         errors["messages"] = phone_errors
     if errors:
-        raise ServiceError("The request has invalid fields; nothing was stored.", errors=errors)
+        raise ServiceError(_("The request has invalid fields; nothing was stored."), errors=errors)
 
     now = clock.now()
     messages = []

@@ -35,7 +35,12 @@ def test_detail_shows_fields_content_and_send_log_in_order(operator_client, acco
     now = timezone.now()
     MessageEventFactory(message=message, kind="requested", at=now)
     MessageEventFactory(message=message, kind="handed_to_channel", at=now, detail={"channel": "sim"})
-    MessageEventFactory(message=message, kind="receipt", at=now, detail={"stat": "DELIVRD"})
+    MessageEventFactory(
+        message=message,
+        kind="receipt",
+        at=now,
+        detail={"id": "sim-1", "status": "delivered", "done_at": now.isoformat(), "part": None},
+    )
 
     response = operator_client.get(detail_url(message), HTTP_ACCEPT_LANGUAGE="en")
 
@@ -43,7 +48,11 @@ def test_detail_shows_fields_content_and_send_log_in_order(operator_client, acco
     assert response.status_code == 200
     assert "ご注文 #42 を発送しました" in content
     assert "backend" in content and "orders" in content
-    assert content.index("Requested") < content.index("Handed to channel") < content.index("DELIVRD")
+    assert (
+        content.index("Requested")
+        < content.index("Handed to channel")
+        < content.index("The carrier reports it delivered to the handset")
+    )
     assert thread_url(PHONE) in content
 
 

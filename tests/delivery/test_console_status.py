@@ -53,12 +53,34 @@ def test_default_list_shows_the_last_24_hours_newest_first(operator_client, acco
 
 
 @pytest.mark.django_db
-def test_every_field_is_a_column(operator_client, account):
+def test_every_field_is_a_column_the_less_used_ones_behind_the_column_chooser(operator_client, account):
     MessageFactory(account=account, tag="spring-sale", phone=PHONE, requested_at=minutes_ago(1))
     response = operator_client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
     content = response.content.decode()
-    headers = [str(column.header) for column in response.context["table"].columns]
-    for header in [
+    shown = [str(column.header) for column in response.context["table"].columns]
+    assert shown == [
+        "ID",
+        "Status",
+        "SMS_USER",
+        "Recipient",
+        "Template",
+        "Tag",
+        "Request time",
+        "Receipt time",
+        "Update time",
+    ]
+    assert "spring-sale" in content
+    assert "+81 90-1234-5678" in content
+    offered = {choice.label: choice.is_shown for choice in response.context["column_choices"]}
+    assert {"Message count": False, "Template type": False, "Channel delivery time": False}.items() <= (
+        offered.items()
+    )
+
+    operator_client.post(URL, {"column": [choice.name for choice in response.context["column_choices"]]})
+
+    response = operator_client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
+    assert [str(column.header) for column in response.context["table"].columns] == [
+        "ID",
         "Status",
         "SMS_USER",
         "Message count",
@@ -70,10 +92,7 @@ def test_every_field_is_a_column(operator_client, account):
         "Channel delivery time",
         "Receipt time",
         "Update time",
-    ]:
-        assert header in headers
-    assert "spring-sale" in content
-    assert "+81 90-1234-5678" in content
+    ]
 
 
 @pytest.mark.django_db
@@ -292,11 +311,14 @@ def test_only_an_end_means_the_24_hours_before_it(operator_client, account):
 
 
 @pytest.mark.django_db
-def test_the_default_period_start_is_shown_in_the_form(operator_client):
-    response = operator_client.get(URL)
+@pytest.mark.parametrize("language, shown_format", [("en", "%Y-%m-%d %H:%M"), ("ja", "%Y/%m/%d %H:%M")])
+def test_the_default_period_start_is_shown_in_the_form_in_the_languages_format(
+    operator_client, language, shown_format
+):
+    response = operator_client.get(URL, HTTP_ACCEPT_LANGUAGE=language)
 
-    expected = local_input(timezone.now() - dt.timedelta(hours=24))
-    assert f'value="{expected}"' in response.content.decode()
+    start = timezone.localtime(timezone.now() - dt.timedelta(hours=24), timezone.get_fixed_timezone(9 * 60))
+    assert f'value="{start.strftime(shown_format)}"' in response.content.decode()
 
 
 @pytest.mark.django_db

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from delivery.models import ApprovalStatus, Channel, MessageStatus, Reason
+from delivery.models import ApprovalStatus, Channel, Message, MessageStatus, Reason
 from intercepts.models import Scope
 from smsconsole.models import Account
 from tests.factories import (
@@ -232,6 +232,7 @@ def test_checks_run_in_design_order(api, account, other_account):
     assert next_reason() == Reason.OTHER
 
 
+@pytest.mark.postgresql  # advisory locks
 def test_a_number_another_worker_is_dispatching_waits_for_it(api, account, template):
     # Another worker holds the number from its frequency check until its hand-over is recorded;
     # checking now would count that hand-over as not made. (PostgreSQL: SQLite has one writer.)
@@ -242,8 +243,6 @@ def test_a_number_another_worker_is_dispatching_waits_for_it(api, account, templ
     from smsconsole import clock
     from smsconsole.locks import _lock_id
 
-    if connection.vendor != "postgresql":
-        pytest.skip("advisory locks are PostgreSQL's")
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
     params.pop("context", None)
@@ -261,3 +260,38 @@ def test_a_number_another_worker_is_dispatching_waits_for_it(api, account, templ
     message.refresh_from_db()
     assert message.status in (MessageStatus.AWAITING_RECEIPT, MessageStatus.DELIVERED)
     assert events(message)[:3] == ["requested", "checks_passed", "handed_to_channel"]
+
+
+def test_a_suspended_accounts_waiting_messages_fail_as_other_and_are_not_handed_over(account, other_account):
+    """Accepted while the account was active, dispatched after staff suspended it (the API refuses
+    new sends then; what is already queued must not go out either)."""
+    from delivery.services.dispatch import due_messages_dispatch
+    from tests.pipeline.helpers import pipeline
+
+    now = timezone.now()
+    mine = MessageFactory(
+        account=account, phone=PHONE, template=TemplateFactory(account=account, body="hi"), content="hi"
+    )
+    theirs = MessageFactory(
+        account=other_account,
+        phone=PHONE,
+        template=TemplateFactory(account=other_account, body="hi"),
+        content="hi",
+    )
+    Message.objects.filter(pk__in=[mine.pk, theirs.pk]).update(next_attempt_at=now)
+    Account.objects.filter(pk=account.pk).update(status=Account.Status.SUSPENDED)
+
+    with pipeline():
+        due_messages_dispatch()
+
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert failed_with(mine, Reason.OTHER)
+    assert mine.failure_detail == "account suspended"
+    assert mine.channel_delivered_at is None and events(mine) == ["check_failed"]
+    assert mine.events.get(kind="check_failed").detail == {
+        "reason": "other",
+        "problem": "account_suspended",
+        "cause": "account suspended",
+    }
+    assert theirs.status == MessageStatus.DELIVERED  # the same batch, another account: sent

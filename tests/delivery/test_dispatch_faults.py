@@ -119,14 +119,9 @@ def _own_backend_pid() -> int:
     return connection.connection.info.backend_pid
 
 
-def _require_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip("terminates a PostgreSQL backend")
-
-
+@pytest.mark.postgresql  # terminates a PostgreSQL backend
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_lost_while_waiting_on_the_carrier_still_records_its_answer(api, template, carrier):
-    _require_postgresql()
     pid = {}
 
     def answer_after_the_database_drops(messages):
@@ -148,11 +143,11 @@ def test_a_connection_lost_while_waiting_on_the_carrier_still_records_its_answer
     assert carrier.refs() == [first.pk, second.pk]
 
 
+@pytest.mark.postgresql  # terminates a PostgreSQL backend
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_lost_while_recording_the_answer_records_it_after_reconnecting(
     api, template, carrier, monkeypatch
 ):
-    _require_postgresql()
     original = handover.handed_record
     drops = []
 
@@ -172,11 +167,11 @@ def test_a_connection_lost_while_recording_the_answer_records_it_after_reconnect
     assert carrier.refs() == [message.pk]
 
 
+@pytest.mark.postgresql  # terminates a PostgreSQL backend
 @pytest.mark.django_db(transaction=True)
 def test_a_database_away_longer_than_the_window_leaves_the_batch_to_its_lease_then_hands_it_over_again(
     api, template, carrier, monkeypatch, settings
 ):
-    _require_postgresql()
     settings.SMS_DISPATCH_RECORD_RETRY_SECONDS = 0.5
     original = handover.handed_record
 
@@ -199,9 +194,9 @@ def test_a_database_away_longer_than_the_window_leaves_the_batch_to_its_lease_th
     assert events(message).count("handed_to_channel") == 1
 
 
+@pytest.mark.postgresql  # terminates a PostgreSQL backend
 @pytest.mark.django_db(transaction=True)
 def test_number_locks_whose_connection_dropped_do_not_hide_the_error_or_fail_the_release():
-    _require_postgresql()
     from smsconsole.locks import advisory_locks_try
 
     with advisory_locks_try({"dispatch:1:+819012345678"}) as held:

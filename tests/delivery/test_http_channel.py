@@ -137,8 +137,15 @@ def test_a_channel_down_for_good_fails_the_message_as_other_eventually(api, temp
     dispatch_later(30)
     message.refresh_from_db()
     assert message.status == MessageStatus.PROCESSING_FAILED and message.reason == Reason.OTHER
-    assert "unavailable after 3 attempts" in message.failure_detail
+    # What the customer (and the API) reads: a sentence, not the channel's exception text.
+    assert message.failure_detail == (
+        "The carrier connection was unavailable; the platform retried 3 times over 30 minutes."
+    )
     assert events(message).count("channel_error") == 3
+    # The attempt that failed comes before the failure it caused; staff keep its technical error.
+    assert events(message)[-2:] == ["channel_error", "check_failed"]
+    last_error = message.events.filter(kind="channel_error").order_by("id").last()
+    assert "HTTP 500" in last_error.detail["error"] and "next_attempt_at" not in last_error.detail
 
 
 def test_a_rejection_code_outside_the_return_codes_fails_as_other_with_the_carriers_code(
@@ -233,6 +240,7 @@ def test_a_message_whose_attempts_all_ended_unrecorded_fails_at_its_next_claim(
     message.refresh_from_db()
     assert message.status == MessageStatus.PROCESSING_FAILED and message.reason == Reason.OTHER
     assert "gave up after 2 attempts" in message.failure_detail
+    assert message.events.get(kind="check_failed").detail["problem"] == "attempts_exhausted"
     assert carrier.refs() == []
 
 

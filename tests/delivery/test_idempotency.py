@@ -231,7 +231,7 @@ def test_a_request_that_loses_a_race_with_another_body_is_a_409(api, sms_user, t
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent transactions (PostgreSQL)")
+@pytest.mark.postgresql  # concurrent transactions: SQLite has one writer
 def test_two_concurrent_requests_with_one_key_store_one_batch(sms_user, template):
     """Both requests look the key up before either stores it; the second insert waits for the first
     commit, fails the unique constraint, rolls back its batch and answers the first one's answer."""

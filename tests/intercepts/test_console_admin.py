@@ -74,7 +74,32 @@ def test_audit_log_lists_deletions_by_phone_and_cannot_be_edited(staff_client, a
 
 
 @pytest.mark.django_db
-def test_audit_search_by_record_id_and_garbage_do_not_fail(staff_client, account):
+def test_audit_search_by_record_id_finds_that_records_events_only(staff_client, account):
+    from tests.factories import InterceptEventFactory
+
+    wanted = InterceptEventFactory(intercept_id=12, phone="+819011112222", account=account, kind="deleted")
+    InterceptEventFactory(intercept_id=123, phone="+819033334444", account=account, kind="deleted")
     url = reverse("admin:intercepts_interceptevent_changelist")
-    assert staff_client.get(url, {"q": "12"}).status_code == 200
-    assert staff_client.get(url, {"q": "not a number"}).status_code == 200
+
+    found = staff_client.get(url, {"q": "12"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert found.status_code == 200
+    assert list(found.context["cl"].result_list) == [wanted]
+    content = found.content.decode()
+    assert "+819011112222" in content and "+819033334444" not in content
+
+
+@pytest.mark.django_db
+def test_audit_search_by_garbage_finds_nothing_and_does_not_fail(staff_client, account):
+    from tests.factories import InterceptEventFactory
+
+    InterceptEventFactory(intercept_id=12, phone="+819011112222", account=account, kind="deleted")
+    url = reverse("admin:intercepts_interceptevent_changelist")
+
+    response = staff_client.get(url, {"q": "not a number"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []
+    assert "+819011112222" not in response.content.decode()
+    # The same page without a search lists the event: the empty result above is the search's doing.
+    assert "+819011112222" in staff_client.get(url).content.decode()

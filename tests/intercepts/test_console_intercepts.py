@@ -18,6 +18,13 @@ def listed_ids(response) -> list[int]:
     return [record.pk for record in response.context["table"].data.data]
 
 
+def show_history_column(client) -> None:
+    """The History column is one the column chooser shows (hidden by default)."""
+    client.post(
+        URL, {"column": ["scope", "return_code", "expires_at", "time_left", "reason", "origin", "history"]}
+    )
+
+
 def delete_url(record):
     return reverse("intercepts:intercept-delete", kwargs={"intercept_id": record.pk})
 
@@ -95,7 +102,11 @@ def test_scope_return_code_and_state_filters(operator_client, account):
         expires_at=now - dt.timedelta(hours=2),
     )
 
-    assert set(listed_ids(operator_client.get(URL, {"scope": "global"}))) == {live_global.pk, expired.pk}
+    assert set(listed_ids(operator_client.get(URL, {"scope": "global", "state": ""}))) == {
+        live_global.pk,
+        expired.pk,
+    }
+    assert listed_ids(operator_client.get(URL, {"scope": "global"})) == [live_global.pk]  # live by default
     assert listed_ids(operator_client.get(URL, {"return_code": "520"})) == [live_local.pk]
     assert listed_ids(operator_client.get(URL, {"state": "expired"})) == [expired.pk]
     assert set(listed_ids(operator_client.get(URL, {"state": "live"}))) == {live_global.pk, live_local.pk}
@@ -141,6 +152,7 @@ def test_each_record_shows_its_history_with_own_actors_named(operator_client, ac
         actor_account=account,
     )
     InterceptEventFactory(intercept_id=own_local.pk, account=account, kind="extended", actor_account=account)
+    show_history_column(operator_client)
 
     response = operator_client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
 
@@ -163,6 +175,7 @@ def test_history_of_other_accounts_records_does_not_say_who(operator_client, acc
         actor_sms_user=bob_user,
         actor_account=other_account,
     )
+    show_history_column(operator_client)
 
     for url in (URL, detail_url(record)):
         content = operator_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -17,13 +17,16 @@ from tests.kannel.gateway import KannelGateway, wait_until
 from tests.kannel.smsc import FAILURES, SmscProcess
 from tests.kannel.stack import Console, database_for
 
-pytestmark = pytest.mark.skipif(
-    not kannel_gateway.is_installed(),
-    reason=(
-        f"Kannel is not installed ({kannel_gateway.BEARERBOX} missing): the end-to-end test through a "
-        "real gateway is skipped. `apt-get install kannel` (as .ci/run does) to run it."
+pytestmark = [
+    pytest.mark.kannel,
+    pytest.mark.skipif(
+        not kannel_gateway.is_installed(),
+        reason=(
+            f"Kannel is not installed ({kannel_gateway.BEARERBOX} missing): the end-to-end test through a "
+            "real gateway is skipped. `apt-get install kannel` (as .ci/run does) to run it."
+        ),
     ),
-)
+]
 
 FINAL = {"delivered", "send_failed", "processing_failed"}
 # The default intercept rules (DESIGN.md): code → scope, for the codes that intercept at all.

@@ -134,26 +134,86 @@ def test_intercept_csv_follows_the_filter_and_never_names_other_accounts(
     assert "Another account (global)" in text
 
 
+# OWASP's list of what starts a spreadsheet formula: = + - @, and a tab or carriage return before one.
+FORMULA_STARTS = ["=1+1", "+81 call me", "-2+3", "@SUM(A1:A9)", "\t=cmd|' /C calc'!A0", "\r=1+1"]
+
+
 @pytest.mark.django_db
-def test_export_reads_the_database_in_chunks(operator_client, account, monkeypatch):
+@pytest.mark.parametrize("content", FORMULA_STARTS, ids=["equals", "plus", "minus", "at", "tab", "cr"])
+def test_every_formula_start_in_outsiders_text_gets_a_leading_apostrophe(operator_client, account, content):
+    ReplyFactory(account=account, content=content, carrier=content)
+
+    _, rows = read_csv(operator_client.get(reverse("replies:reply-export"), HTTP_ACCEPT_LANGUAGE="en"))
+
+    header, row = rows
+    assert row[header.index("Content")] == "'" + content
+    assert row[header.index("Carrier")] == "'" + content
+
+
+@pytest.mark.django_db
+def test_text_that_only_contains_a_formula_sign_is_left_as_it_is(operator_client, account):
+    ReplyFactory(account=account, content="1+1=2, see you @ 5 - bye", carrier="KDDI")
+
+    _, rows = read_csv(operator_client.get(reverse("replies:reply-export"), HTTP_ACCEPT_LANGUAGE="en"))
+
+    header, row = rows
+    assert row[header.index("Content")] == "1+1=2, see you @ 5 - bye"
+    assert row[header.index("Carrier")] == "KDDI"
+
+
+@pytest.mark.django_db
+def test_an_export_reaches_the_client_line_by_line_as_it_is_read(operator_client, account, monkeypatch):
+    """Streamed: no Content-Length, the header before the database is asked for a row, then one
+    piece per row, across more than one chunk of the database read, none lost at the seam."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from delivery.models import Message
     from smsconsole import csv_export
+    from tests.factories import SmsUserFactory, TemplateFactory
 
-    seen = {}
-    original = csv_export.csv_streaming_response
+    monkeypatch.setattr(csv_export, "EXPORT_CHUNK_SIZE", 50)  # the seam without 2,000 rows
+    sms_user, template = SmsUserFactory(account=account), TemplateFactory(account=account)
+    now = timezone.now()
+    Message.objects.bulk_create(
+        MessageFactory.build(
+            account=account, sms_user=sms_user, template=template, requested_at=now - dt.timedelta(seconds=i)
+        )
+        for i in range(120)
+    )
 
-    def spy(queryset, **kwargs):
-        original_iterator = queryset.iterator
+    def reads_messages(queries) -> bool:
+        return any('FROM "delivery_message"' in q["sql"] for q in queries.captured_queries)
 
-        def iterator(chunk_size=None):
-            seen["chunk_size"] = chunk_size
-            return original_iterator(chunk_size=chunk_size)
+    with CaptureQueriesContext(connection) as answering:
+        response = operator_client.get(reverse("delivery:message-export"), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.streaming and not response.has_header("Content-Length")
+    assert not reads_messages(answering)  # the answer starts before a row is read
+    pieces = iter(response.streaming_content)
+    with CaptureQueriesContext(connection) as before_first_row:
+        header = next(pieces).decode()
+    assert header.startswith("ID,") and header.endswith("\r\n")
+    assert not reads_messages(before_first_row)
+    with CaptureQueriesContext(connection) as streaming:
+        rest = [piece.decode() for piece in pieces]
+    assert reads_messages(streaming)
+    assert len(rest) == 120 and all(piece.count("\r\n") == 1 for piece in rest)
+    ids = [line.split(",", 1)[0] for line in rest]
+    assert ids == [
+        str(pk) for pk in Message.objects.order_by("-requested_at", "-id").values_list("pk", flat=True)
+    ]
 
-        queryset.iterator = iterator
-        return original(queryset, **kwargs)
 
-    monkeypatch.setattr("smsconsole.views.csv_streaming_response", spy)
-    MessageFactory(account=account)
+@pytest.mark.django_db
+def test_an_empty_value_is_an_empty_cell_and_the_download_is_never_cached(operator_client, account):
+    # A reply that matched no message has no template: its cell is empty, not "None".
+    ReplyFactory(account=account, template=None, content="hello")
 
-    read_csv(operator_client.get(reverse("delivery:message-export")))
+    response = operator_client.get(reverse("replies:reply-export"), HTTP_ACCEPT_LANGUAGE="en")
+    _, rows = read_csv(response)
 
-    assert seen["chunk_size"] == csv_export.EXPORT_CHUNK_SIZE
+    header, row = rows
+    assert row[header.index("Template")] == ""
+    assert row[header.index("Content")] == "hello"
+    assert response["Cache-Control"].lower() == "no-store"  # customer data stays out of shared caches
+    assert response["Content-Disposition"].startswith(f'attachment; filename="replies-{account.slug}-')

@@ -208,8 +208,9 @@ def assert_throttled(response):
     assert response.status_code == 429
     body = response.json()
     assert body["code"] == "throttled"
-    assert "throttled" in body["detail"]
-    assert 1 <= int(response["Retry-After"]) <= 60
+    wait = int(response["Retry-After"])
+    assert 1 <= wait <= 60
+    assert body["detail"] == f"Too many requests. Try again in {wait} seconds."
 
 
 def with_rates(settings, **rates):

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.utils import timezone
 
-from benchmarks.timing import Stopwatch, require_postgresql
+from benchmarks.timing import Stopwatch, require_postgresql, table_sizes
 from delivery.models import Channel, InboxItem, KeywordFilter, Message, MessageStatus
 from delivery.services import dispatch, receipts, submission
 from delivery.services.dispatch import handover
@@ -51,9 +51,23 @@ class Command(BaseCommand):
             f"{KeywordFilter.objects.filter(is_active=True).count():,} filter keywords"
         )
 
+        self.stdout.write("Sizes: " + table_sizes(["delivery_message", "intercepts_intercept"]))
+        self._bench_locks()
+
         ids = self._bench_submit(sms_user, template, messages, rng)
         handed = self._bench_dispatch(ids)
         self._bench_receipts(channel, account, handed, receipts, batch, rng)
+
+    def _bench_locks(self):
+        """What dispatch adds per batch for holding its numbers: take and release 500 advisory locks."""
+        from smsconsole.locks import advisory_locks_try
+
+        watch = Stopwatch()
+        for run in range(20):
+            keys = [f"dispatch:bench:{run}:{i}" for i in range(500)]
+            with watch.lap(), advisory_locks_try(keys) as held:
+                assert len(held) == 500
+        self.stdout.write(f"number locks (take and release 500, one batch's worth): {watch.summary_ms()}")
 
     def _populate_check_data(self, keywords):
         existing = KeywordFilter.objects.count()

@@ -9,7 +9,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from benchmarks.timing import require_postgresql
+from benchmarks.timing import require_postgresql, table_sizes
 from delivery.models import Channel, Template
 from smsconsole.models import Account, SmsUser
 
@@ -132,6 +132,9 @@ class Command(BaseCommand):
             # What autovacuum does to an insert-only table soon after: statistics and the visibility map.
             cursor.execute("VACUUM ANALYZE")
         self.stdout.write(f"Seeded {messages:,} messages in {time.perf_counter() - started:.0f} s.")
+        self.stdout.write(
+            "Sizes: " + table_sizes(["delivery_message", "intercepts_intercept", "replies_reply"])
+        )
 
     def _drop_secondary_indexes(self, table):
         with connection.cursor() as cursor:

@@ -130,11 +130,15 @@ class SendChecks:
     def other(self, message):
         account, channel = message.account, message.account.default_channel
         if not account.is_active:
-            return CheckFailure(Reason.OTHER, {"cause": "account suspended"})
+            return CheckFailure(Reason.OTHER, {"problem": "account_suspended", "cause": "account suspended"})
         if channel is None:
-            return CheckFailure(Reason.OTHER, {"cause": "no channel configured for the account"})
+            return CheckFailure(
+                Reason.OTHER, {"problem": "no_channel", "cause": "no channel configured for the account"}
+            )
         if not channel.is_active:
-            return CheckFailure(Reason.OTHER, {"cause": f"channel {channel.code} is inactive"})
+            return CheckFailure(
+                Reason.OTHER, {"problem": "channel_inactive", "cause": f"channel {channel.code} is inactive"}
+            )
         return None
 
 
@@ -168,14 +172,14 @@ def _describe(failure: CheckFailure) -> str:
         return f"keyword: {detail['keyword']}"
     if "missing" in detail:
         return "missing variables: " + ", ".join(detail["missing"])
+    if "cause" in detail:
+        return detail["cause"]
     if "problem" in detail:
         return detail["problem"].replace("_", " ")
     if "window_seconds" in detail:
         return (
             f"{detail['sent_in_window']} sent in {detail['window_seconds']} s (max {detail['max_messages']})"
         )
-    if "cause" in detail:
-        return detail["cause"]
     if "intercept_id" in detail:
         return f"intercept #{detail['intercept_id']} (code {detail['return_code']})"
     return ""

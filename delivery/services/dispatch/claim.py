@@ -44,8 +44,9 @@ def messages_claim(*, now: dt.datetime, message_ids: list[int] | None) -> list[i
         exhausted = [pk for pk, attempts in rows if attempts >= settings.SMS_DISPATCH_MAX_ATTEMPTS]
         claimed = [pk for pk, attempts in rows if attempts < settings.SMS_DISPATCH_MAX_ATTEMPTS]
         if exhausted:
-            cause = f"gave up after {settings.SMS_DISPATCH_MAX_ATTEMPTS} attempts without a recorded answer"
-            messages_fail_as_other(exhausted, cause=cause, now=now)
+            attempts = settings.SMS_DISPATCH_MAX_ATTEMPTS
+            cause = f"The platform gave up after {attempts} attempts without the carrier's answer on record."
+            messages_fail_as_other(exhausted, cause=cause, now=now, attempts=attempts)
         if claimed:
             Message.objects.filter(pk__in=claimed).update(
                 next_attempt_at=now + claim_lease(), dispatch_attempts=F("dispatch_attempts") + 1
@@ -67,7 +68,9 @@ def claim_release_busy(message_ids: list[int], *, now: dt.datetime, delay: dt.ti
     )
 
 
-def messages_fail_as_other(message_ids: list[int], *, cause: str, now: dt.datetime) -> None:
+def messages_fail_as_other(
+    message_ids: list[int], *, cause: str, now: dt.datetime, attempts: int | None = None
+) -> None:
     """Fail those of these messages still requesting as processing_failed / other, with the cause logged."""
     with transaction.atomic():
         still_requesting = list(
@@ -87,7 +90,11 @@ def messages_fail_as_other(message_ids: list[int], *, cause: str, now: dt.dateti
                 message_id=pk,
                 at=now,
                 kind=MessageEvent.Kind.CHECK_FAILED,
-                detail={"reason": Reason.OTHER, "cause": cause},
+                detail={
+                    "reason": Reason.OTHER,
+                    "cause": cause,
+                    **({"problem": "attempts_exhausted", "attempts": attempts} if attempts else {}),
+                },
             )
             for pk in still_requesting
         )

@@ -194,7 +194,12 @@ def _simulated_receipts_queue(channel, adapter, outbound, accepted, *, handed_at
         latest=timezone.now(),  # the wall clock: a replayed (demo) past is not capped at its own now
     )
     if payload["receipts"]:
-        transaction.on_commit(lambda: simulated_webhook_queue(channel.pk, "receipts", payload), robust=True)
+        # The simulator "calls back" when its receipts are done, as a carrier would.
+        done_at = max(dt.datetime.fromisoformat(receipt["done_at"]) for receipt in payload["receipts"])
+        transaction.on_commit(
+            lambda: clock.call_at(done_at, lambda: simulated_webhook_queue(channel.pk, "receipts", payload)),
+            robust=True,
+        )
 
 
 def simulated_webhook_queue(channel_id: int, kind: str, payload: dict) -> None:

@@ -114,6 +114,20 @@ def outcome_unknown_record(channel: Channel, messages: list[Message], *, cause: 
     return len(messages)
 
 
+def channel_unavailable_detail(attempts: int, *, since: dt.datetime, now: dt.datetime) -> str:
+    """The failure detail of a message its channel never took: a plain sentence, no exception text.
+
+    The API returns it as it is (English); the console says the same in the reader's language."""
+    seconds = max((now - since).total_seconds(), 0)
+    count, unit = (
+        (round(seconds / 3600), "hour") if seconds >= 3570 else
+        (round(seconds / 60), "minute") if seconds >= 59.5 else
+        (round(seconds), "second")
+    )  # fmt: skip
+    span = f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"The carrier connection was unavailable; the platform retried {attempts} times over {span}."
+
+
 def unavailable_record(
     channel: Channel, messages: list[Message], *, error: str, now: dt.datetime
 ) -> DispatchReport:
@@ -127,26 +141,16 @@ def unavailable_record(
     for message in messages:
         attempt = message.dispatch_attempts  # the claim already counted this attempt
         message.updated_at = now
-        if attempt >= max_attempts:
-            message.status = MessageStatus.PROCESSING_FAILED
-            message.reason = Reason.OTHER
-            message.failure_detail = f"channel {channel.code} unavailable after {attempt} attempts: {error}"[
-                :1000
-            ]
+        is_last = attempt >= max_attempts
+        if is_last:
             message.next_attempt_at = None
-            report.processing_failed += 1
-            events.append(
-                MessageEvent(
-                    message=message,
-                    at=now,
-                    kind=MessageEvent.Kind.CHECK_FAILED,
-                    detail={"reason": Reason.OTHER, "cause": message.failure_detail, "attempt": attempt},
-                )
-            )
         else:
             message.next_attempt_at = now + retry_delay(attempt)
             report.retrying += 1
             report.wake_at(message.next_attempt_at)
+        # The attempt first, then what it caused: the send log reads in the order things happened.
+        # The exception text is for staff (admin, the console's technical detail); customers read
+        # the sentence the console makes of these events.
         events.append(
             MessageEvent(
                 message=message,
@@ -156,12 +160,28 @@ def unavailable_record(
                     "channel": channel.code,
                     "attempt": attempt,
                     "error": error[:500],
-                    "next_attempt_at": message.next_attempt_at.isoformat()
-                    if message.next_attempt_at
-                    else None,
+                    **({"next_attempt_at": message.next_attempt_at.isoformat()} if not is_last else {}),
                 },
             )
         )
+        if is_last:
+            message.status = MessageStatus.PROCESSING_FAILED
+            message.reason = Reason.OTHER
+            message.failure_detail = channel_unavailable_detail(attempt, since=message.requested_at, now=now)
+            report.processing_failed += 1
+            events.append(
+                MessageEvent(
+                    message=message,
+                    at=now,
+                    kind=MessageEvent.Kind.CHECK_FAILED,
+                    detail={
+                        "reason": Reason.OTHER,
+                        "problem": "channel_unavailable",
+                        "channel": channel.code,
+                        "attempts": attempt,
+                    },
+                )
+            )
     rows_update(
         messages,
         ["status", "reason", "failure_detail", "next_attempt_at", "updated_at"],
