@@ -217,3 +217,16 @@ def test_an_empty_value_is_an_empty_cell_and_the_download_is_never_cached(operat
     assert row[header.index("Content")] == "hello"
     assert response["Cache-Control"].lower() == "no-store"  # customer data stays out of shared caches
     assert response["Content-Disposition"].startswith(f'attachment; filename="replies-{account.slug}-')
+
+
+@pytest.mark.django_db
+def test_a_time_not_reached_yet_is_an_empty_cell(operator_client, account):
+    # A message still requesting has no receipt yet: Excel must not show "None" or a placeholder.
+    MessageFactory(account=account, status="requesting", receipt_at=None, channel_delivered_at=None)
+
+    _, rows = read_csv(operator_client.get(reverse("delivery:message-export"), HTTP_ACCEPT_LANGUAGE="en"))
+
+    header, row = rows
+    receipt_column = next(i for i, name in enumerate(header) if name.startswith("Receipt time"))
+    assert row[header.index("Status")] == "Requesting"
+    assert row[receipt_column] == ""
