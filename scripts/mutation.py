@@ -129,6 +129,7 @@ TESTS: dict[str, list[str]] = {
     "signatures": [
         "tests/delivery/test_webhooks.py",
         "tests/kannel/test_kannel_webhooks.py",
+        "tests/kannel/test_kannel_reply_answers.py",
     ],
 }
 OTHER_TESTS = ["tests"]  # a file given on the command line that is in no group
