@@ -14,6 +14,7 @@ from delivery.models import (
     Template,
 )
 from delivery.services.receipts import MAX_INGEST_ATTEMPTS
+from smsconsole.admin_lists import EstimatedCountPaginator, IndexedSearchMixin
 
 
 class ChannelAdminForm(forms.ModelForm):
@@ -83,7 +84,7 @@ class MessageEventInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(IndexedSearchMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "account",
@@ -99,9 +100,12 @@ class MessageAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "reason", "template_type", "account"]
     search_fields = ["=phone", "=channel_message_id", "=id"]
+    phone_search_fields = ("phone",)
+    exact_search_fields = ("channel_message_id", "id")
     list_select_related = ["account", "template"]
     # Counting millions of rows on every page load is what makes admin lists slow.
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     date_hierarchy = None
     inlines = [MessageEventInline]
     readonly_fields = [field.name for field in Message._meta.fields]
@@ -201,7 +205,7 @@ class OrphanedFilter(admin.SimpleListFilter):
 
 
 @admin.register(EarlyReceipt)
-class EarlyReceiptAdmin(ReadOnlyAdmin):
+class EarlyReceiptAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     """Receipts whose message was not known when they came; orphaned ones were given up on."""
 
     list_display = [
@@ -214,3 +218,4 @@ class EarlyReceiptAdmin(ReadOnlyAdmin):
     ]
     list_filter = [OrphanedFilter, "channel"]
     search_fields = ["=channel_message_id"]
+    exact_search_fields = ("channel_message_id",)

@@ -20,6 +20,7 @@ from delivery.models import (
 )
 from intercepts.selectors import intercept_events_for_phone, intercept_rule_get
 from replies.selectors import reply_list_for_phone, unsubscribe_list_for_phone
+from smsconsole.caching import cached_or_read
 from smsconsole.models import Account
 
 
@@ -138,13 +139,19 @@ def _capped_status_counts(queryset: QuerySet[Message], *, cap: int) -> list[dict
 # How many recent messages the tag suggestions look at: a DISTINCT over all of an account's
 # messages would read millions of rows, the newest few thousand hold the tags in use.
 TAG_SUGGESTION_WINDOW = 5000
+# Reading those rows cost a list page ~10 ms; suggestions a few minutes old serve as well.
+TAG_SUGGESTION_SECONDS = 300
 
 
 def message_tag_suggestions(*, account: Account) -> list[str]:
-    """Tags of the account's recent messages, for the tag filter's suggestions."""
-    recent = Message.objects.filter(account=account).order_by("-requested_at", "-id")
-    tags = recent.values_list("tag", flat=True)[:TAG_SUGGESTION_WINDOW]
-    return sorted({tag for tag in tags if tag})
+    """Tags of the account's recent messages, for the tag filter's suggestions (kept 5 minutes)."""
+
+    def read():
+        recent = Message.objects.filter(account=account).order_by("-requested_at", "-id")
+        tags = recent.values_list("tag", flat=True)[:TAG_SUGGESTION_WINDOW]
+        return sorted({tag for tag in tags if tag})
+
+    return cached_or_read(f"message-tag-suggestions:{account.pk}", read, TAG_SUGGESTION_SECONDS)
 
 
 @dataclass(frozen=True)

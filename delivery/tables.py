@@ -1,18 +1,18 @@
 import django_tables2 as tables
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from delivery.models import Message, MessageStatus
+from delivery.models import Message, MessageStatus, Reason, TemplateType
+from smsconsole.labels import choice_label
 from smsconsole.phone import phone_display
 from smsconsole.tables import KEY_COLUMN_ATTRS, ConsoleTable, TimeColumn
 
 
 def status_label(message: Message) -> str:
     """ "Send failed: Busy (530)": the status with its reason, as the list and the CSV show it."""
-    label = str(message.get_status_display())
+    label = choice_label(MessageStatus, message.status)
     if message.reason:
-        label += f": {message.get_reason_display()}"
+        label += f": {choice_label(Reason, message.reason)}"
     if message.return_code is not None:
         label += f" ({message.return_code})"
     return label
@@ -28,11 +28,7 @@ STATUS_CSS = {
 
 
 class MessageTable(ConsoleTable):
-    id = tables.Column(
-        verbose_name=_("ID"),
-        linkify=("delivery:message-detail", {"message_id": tables.A("pk")}),
-        attrs=KEY_COLUMN_ATTRS,
-    )
+    id = tables.Column(verbose_name=_("ID"), attrs=KEY_COLUMN_ATTRS)
     status = tables.Column(verbose_name=_("Status"), attrs={"td": {"class": "wrap status-cell"}})
     sms_user = tables.Column(verbose_name=_("SMS_USER"), accessor="sms_user__name")
     segments = tables.Column(verbose_name=_("Message count"), attrs={"td": {"class": "num"}})
@@ -68,9 +64,13 @@ class MessageTable(ConsoleTable):
             '<span class="badge {}">{}</span>', STATUS_CSS.get(record.status, ""), status_label(record)
         )
 
+    def render_id(self, value):
+        url = self.row_url("delivery:message-detail", "message_id", value)
+        return format_html('<a href="{}">{}</a>', url, value)
+
     def render_phone(self, value):
-        url = reverse("delivery:number-thread", kwargs={"phone": value})
+        url = self.row_url("delivery:number-thread", "phone", value)
         return format_html('<a href="{}" class="nowrap">{}</a>', url, phone_display(value))
 
     def render_template_type(self, record):
-        return record.get_template_type_display()
+        return choice_label(TemplateType, record.template_type)

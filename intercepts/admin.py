@@ -8,15 +8,7 @@ from django.utils.translation import ngettext
 from intercepts.models import Intercept, InterceptDeletion, InterceptEvent, InterceptRule, Scope
 from intercepts.services import intercepts_delete
 from smsconsole import clock
-from smsconsole.phone import InvalidPhoneNumber, phone_to_e164
-
-
-def search_term_as_phone(search_term: str) -> str:
-    """Staff type numbers as they read them (090-1234-5678); records hold E.164."""
-    try:
-        return phone_to_e164(search_term)
-    except InvalidPhoneNumber:
-        return search_term
+from smsconsole.admin_lists import EstimatedCountPaginator, IndexedSearchMixin
 
 
 @admin.register(InterceptRule)
@@ -50,7 +42,7 @@ class LiveFilter(admin.SimpleListFilter):
 
 
 @admin.register(Intercept)
-class InterceptAdmin(admin.ModelAdmin):
+class InterceptAdmin(IndexedSearchMixin, admin.ModelAdmin):
     list_display = [
         "phone",
         "scope",
@@ -62,8 +54,10 @@ class InterceptAdmin(admin.ModelAdmin):
     ]
     list_filter = ["scope", LiveFilter, "return_code", "account"]
     search_fields = ["=phone"]
+    phone_search_fields = ("phone",)
     list_select_related = ["account"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     readonly_fields = [field.name for field in Intercept._meta.fields]
     actions = ["clear"]
 
@@ -103,9 +97,6 @@ class InterceptAdmin(admin.ModelAdmin):
         )
         return None
 
-    def get_search_results(self, request, queryset, search_term):
-        return super().get_search_results(request, queryset, search_term_as_phone(search_term.strip()))
-
     def delete_model(self, request, obj):
         intercepts_delete(intercepts=[obj], source="admin", actor_user=request.user)
 
@@ -125,15 +116,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(InterceptEvent)
-class InterceptEventAdmin(ReadOnlyAdmin):
+class InterceptEventAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = ["at", "kind", "phone", "scope", "account", "source", "actor_display", "intercept_id"]
     list_filter = ["kind", "source", "scope"]
     search_fields = ["=phone", "=intercept_id"]
+    phone_search_fields = ("phone",)
+    exact_search_fields = ("intercept_id",)
     list_select_related = ["account", "actor_user", "actor_sms_user"]
     show_full_result_count = False
-
-    def get_search_results(self, request, queryset, search_term):
-        return super().get_search_results(request, queryset, search_term_as_phone(search_term.strip()))
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(InterceptDeletion)

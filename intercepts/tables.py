@@ -1,11 +1,12 @@
 import django_tables2 as tables
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext_lazy as _
 
 from delivery.models import ReturnCode
+from intercepts.models import Scope
+from smsconsole.labels import choice_label
 from smsconsole.phone import phone_display
 from smsconsole.tables import KEY_COLUMN_ATTRS, ConsoleTable, SelectColumn, TimeColumn
 
@@ -59,14 +60,14 @@ class InterceptTable(ConsoleTable):
         row_attrs = {"data-intercept": lambda record: record.pk}
 
     def render_phone(self, record):
-        url = reverse("intercepts:intercept-detail", kwargs={"intercept_id": record.pk})
+        url = self.row_url("intercepts:intercept-detail", "intercept_id", record.pk)
         if record.account_id != self.account_id and record.phone == self.looked_up_phone:
             # Seen because the operator looked the number up: the record's page needs to know that.
             url += "?" + urlencode({"phone": record.phone})
         return format_html('<a href="{}" class="nowrap">{}</a>', url, phone_display(record.phone))
 
     def render_scope(self, record):
-        return record.get_scope_display()
+        return choice_label(Scope, record.scope)
 
     def render_time_left(self, record):
         if record.expires_at <= self.now:

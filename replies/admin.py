@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from replies.models import Reply, Unsubscribe, UnsubscribeKeyword, UnsubscribeRemoval
+from smsconsole.admin_lists import IndexedSearchMixin
 
 
 @admin.register(Reply)
@@ -22,10 +23,11 @@ class ReplyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Unsubscribe)
-class UnsubscribeAdmin(admin.ModelAdmin):
+class UnsubscribeAdmin(IndexedSearchMixin, admin.ModelAdmin):
     list_display = ["phone", "account", "created_at", "source_reply"]
     list_filter = ["account"]
     search_fields = ["=phone"]
+    phone_search_fields = ("phone",)
     raw_id_fields = ["source_reply"]
 
     def has_delete_permission(self, request, obj=None):
@@ -35,12 +37,13 @@ class UnsubscribeAdmin(admin.ModelAdmin):
 
 
 @admin.register(UnsubscribeRemoval)
-class UnsubscribeRemovalAdmin(admin.ModelAdmin):
+class UnsubscribeRemovalAdmin(IndexedSearchMixin, admin.ModelAdmin):
     """The audit log of numbers taken off unsubscribe lists: read-only."""
 
     list_display = ["removed_at", "phone", "account", "removed_by_name", "note", "unsubscribed_at"]
     list_filter = ["account"]
     search_fields = ["=phone"]
+    phone_search_fields = ("phone",)
     list_select_related = ["account"]
 
     def has_add_permission(self, request):

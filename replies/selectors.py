@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 
 from delivery.models import Message, Reason
 from replies.models import Reply, Unsubscribe, UnsubscribeKeyword, UnsubscribeRemoval
+from smsconsole.caching import cached_or_read
 from smsconsole.models import Account
 
 
@@ -98,9 +99,15 @@ def unsubscribe_state_for_message(*, account: Account, message) -> UnsubscribeSt
 
 # See delivery.selectors.TAG_SUGGESTION_WINDOW.
 REPLY_TAG_SUGGESTION_WINDOW = 5000
+REPLY_TAG_SUGGESTION_SECONDS = 300
 
 
 def reply_tag_suggestions(*, account: Account) -> list[str]:
-    recent = Reply.objects.filter(account=account).order_by("-received_at", "-id")
-    tags = recent.values_list("tag", flat=True)[:REPLY_TAG_SUGGESTION_WINDOW]
-    return sorted({tag for tag in tags if tag})
+    """Tags of the account's recent replies, for the tag filter's suggestions (kept 5 minutes)."""
+
+    def read():
+        recent = Reply.objects.filter(account=account).order_by("-received_at", "-id")
+        tags = recent.values_list("tag", flat=True)[:REPLY_TAG_SUGGESTION_WINDOW]
+        return sorted({tag for tag in tags if tag})
+
+    return cached_or_read(f"reply-tag-suggestions:{account.pk}", read, REPLY_TAG_SUGGESTION_SECONDS)

@@ -42,7 +42,7 @@ class ReplyTable(ConsoleTable):
         }
 
     def render_phone(self, value):
-        url = reverse("delivery:number-thread", kwargs={"phone": value})
+        url = self.row_url("delivery:number-thread", "phone", value)
         return format_html('<a href="{}" class="nowrap">{}</a>', url, phone_display(value))
 
     def render_message(self, record):
@@ -83,7 +83,7 @@ class UnsubscribeTable(ConsoleTable):
         empty_text = _("No number is on your unsubscribe list for this filter.")
 
     def render_phone(self, value):
-        url = reverse("delivery:number-thread", kwargs={"phone": value})
+        url = self.row_url("delivery:number-thread", "phone", value)
         return format_html('<a href="{}" class="nowrap">{}</a>', url, phone_display(value))
 
     def render_reply(self, record):
@@ -97,5 +97,5 @@ class UnsubscribeTable(ConsoleTable):
         return reply_message_link(record.source_reply, self.present_message_ids)
 
     def render_actions(self, record):
-        url = reverse("unsubscribes:unsubscribe-remove", kwargs={"unsubscribe_id": record.pk})
+        url = self.row_url("unsubscribes:unsubscribe-remove", "unsubscribe_id", record.pk)
         return format_html('<a class="button deletelink" href="{}">{}</a>', url, _("Remove"))

@@ -12,7 +12,7 @@ PRINT = (
     "db = s.DATABASES['default']; "
     "print(json.dumps({'engine': db['ENGINE'], 'name': str(db['NAME']),"
     " 'eager': s.CELERY_TASK_ALWAYS_EAGER, 'debug': s.DEBUG, 'hosts': s.ALLOWED_HOSTS, 'tz': s.TIME_ZONE,"
-    " 'key': s.SECRET_KEY}))"
+    " 'key': s.SECRET_KEY, 'conn_max_age': db['CONN_MAX_AGE'], 'health_checks': db['CONN_HEALTH_CHECKS']}))"
 )
 
 
@@ -70,3 +70,13 @@ def test_production_uses_the_given_secret_key():
 def test_bad_boolean_and_time_zone_fail_loudly():
     assert "DEBUG must be a boolean" in load_settings(DEBUG="maybe").stderr
     assert "not a known IANA time zone" in load_settings(TIME_ZONE="Mars/Base").stderr
+
+
+def test_postgresql_connections_persist_with_health_checks():
+    """A page does not pay for a new PostgreSQL connection; a dropped one is replaced before use."""
+    values = json.loads(load_settings(DATABASE_URL="postgres://postgres@127.0.0.1:5432/any").stdout)
+    assert values["conn_max_age"] == 300
+    assert values["health_checks"] is True
+    values = json.loads(load_settings(DATABASE_URL="postgres://x@h/any", DATABASE_CONN_MAX_AGE="0").stdout)
+    assert values["conn_max_age"] == 0
+    assert json.loads(load_settings().stdout)["conn_max_age"] == 0  # SQLite
