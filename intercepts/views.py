@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.generic import TemplateView
 
 from intercepts.filters import InterceptFilter
+from intercepts.models import Scope
 from intercepts.selectors import (
     BULK_DELETE_LIMIT,
     intercept_event_actor_label,
@@ -19,7 +20,8 @@ from intercepts.selectors import (
 from intercepts.services import intercepts_delete_by_operator
 from intercepts.tables import InterceptTable, return_code_label
 from smsconsole import clock
-from smsconsole.csv_export import CsvColumn
+from smsconsole.csv_export import field_column, time_column
+from smsconsole.labels import choice_labels
 from smsconsole.phone import InvalidPhoneNumber, phone_display, phone_to_e164
 from smsconsole.views import ConsoleMixin, CsvExportView, KeysetListView
 
@@ -105,16 +107,17 @@ class InterceptExportView(InterceptFilterMixin, CsvExportView):
     def get_csv_columns(self):
         zone = self.account.time_zone
         account_id = self.account.pk
+        scopes = choice_labels(Scope)
+        origins = {True: _("Your account"), False: _("Another account (global)")}
         return [
-            CsvColumn(gettext_lazy("Phone number"), lambda i: i.phone),
-            CsvColumn(gettext_lazy("Scope"), lambda i: i.get_scope_display()),
-            CsvColumn(gettext_lazy("Return code"), lambda i: return_code_label(i.return_code)),
-            CsvColumn(gettext_lazy("Reason"), lambda i: i.reason, is_untrusted_text=True),
-            CsvColumn(f"{_('Intercept time')} ({zone})", lambda i: i.intercepted_at),
-            CsvColumn(f"{_('Expiry')} ({zone})", lambda i: i.expires_at),
-            CsvColumn(
-                gettext_lazy("Origin"),
-                lambda i: _("Your account") if i.account_id == account_id else _("Another account (global)"),
+            field_column(gettext_lazy("Phone number"), "phone"),
+            field_column(gettext_lazy("Scope"), "scope", format=lambda scope: scopes.get(scope, scope)),
+            field_column(gettext_lazy("Return code"), "return_code", format=return_code_label),
+            field_column(gettext_lazy("Reason"), "reason", is_untrusted_text=True),
+            time_column(f"{_('Intercept time')} ({zone})", "intercepted_at", zone=self.account.zone),
+            time_column(f"{_('Expiry')} ({zone})", "expires_at", zone=self.account.zone),
+            field_column(
+                gettext_lazy("Origin"), "account_id", format=lambda owner: origins[owner == account_id]
             ),
         ]
 

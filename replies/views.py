@@ -16,7 +16,7 @@ from replies.selectors import (
 )
 from replies.services import unsubscribe_remove
 from replies.tables import ReplyTable, UnsubscribeTable
-from smsconsole.csv_export import CsvColumn
+from smsconsole.csv_export import field_column, time_column
 from smsconsole.exceptions import NotFound
 from smsconsole.phone import phone_display
 from smsconsole.views import ConsoleMixin, CsvExportView, KeysetListView
@@ -57,19 +57,17 @@ class ReplyExportView(CsvExportView):
 
     def get_csv_columns(self):
         return [
-            CsvColumn(f"{_('Reply time')} ({self.account.time_zone})", lambda r: r.received_at),
-            CsvColumn(gettext_lazy("Phone number"), lambda r: r.phone),
-            CsvColumn(gettext_lazy("Carrier"), lambda r: r.carrier, is_untrusted_text=True),
-            CsvColumn(
-                gettext_lazy("Template"),
-                lambda r: r.template.name if r.template else "",
-                is_untrusted_text=True,
+            time_column(
+                f"{_('Reply time')} ({self.account.time_zone})", "received_at", zone=self.account.zone
             ),
-            CsvColumn(gettext_lazy("Tag"), lambda r: r.tag, is_untrusted_text=True),
-            CsvColumn(gettext_lazy("Content"), lambda r: r.content, is_untrusted_text=True),
-            CsvColumn(gettext_lazy("Message"), lambda r: r.message_id or ""),
-            CsvColumn(gettext_lazy("Unsubscribed"), lambda r: "1" if r.is_unsubscribe else ""),
-            CsvColumn(gettext_lazy("Looks like an opt-out"), lambda r: "1" if r.is_optout_like else ""),
+            field_column(gettext_lazy("Phone number"), "phone"),
+            field_column(gettext_lazy("Carrier"), "carrier", is_untrusted_text=True),
+            field_column(gettext_lazy("Template"), "template__name", is_untrusted_text=True),
+            field_column(gettext_lazy("Tag"), "tag", is_untrusted_text=True),
+            field_column(gettext_lazy("Content"), "content", is_untrusted_text=True),
+            field_column(gettext_lazy("Message"), "message_id"),
+            field_column(gettext_lazy("Unsubscribed"), "is_unsubscribe", format=_flag),
+            field_column(gettext_lazy("Looks like an opt-out"), "is_optout_like", format=_flag),
         ]
 
 
@@ -103,21 +101,13 @@ class UnsubscribeExportView(CsvExportView):
     def get_csv_columns(self):
         zone = self.account.time_zone
         return [
-            CsvColumn(gettext_lazy("Phone number"), lambda u: u.phone),
-            CsvColumn(f"{_('Unsubscribed at')} ({zone})", lambda u: u.created_at),
-            CsvColumn(
-                gettext_lazy("Reply that unsubscribed it"),
-                lambda u: u.source_reply.content if u.source_reply else "",
-                is_untrusted_text=True,
+            field_column(gettext_lazy("Phone number"), "phone"),
+            time_column(f"{_('Unsubscribed at')} ({zone})", "created_at", zone=self.account.zone),
+            field_column(
+                gettext_lazy("Reply that unsubscribed it"), "source_reply__content", is_untrusted_text=True
             ),
-            CsvColumn(
-                f"{_('Reply time')} ({zone})",
-                lambda u: u.source_reply.received_at if u.source_reply else None,
-            ),
-            CsvColumn(
-                gettext_lazy("Message"),
-                lambda u: (u.source_reply.message_id or "") if u.source_reply else "",
-            ),
+            time_column(f"{_('Reply time')} ({zone})", "source_reply__received_at", zone=self.account.zone),
+            field_column(gettext_lazy("Message"), "source_reply__message_id"),
         ]
 
 
@@ -160,3 +150,8 @@ class UnsubscribeRemoveView(ConsoleMixin, TemplateView):
         return self.render_to_response(
             self.get_context_data(entry=entry, form=form, phone_display=phone_display(entry.phone))
         )
+
+
+def _flag(value: bool) -> str:
+    """A yes/no column: "1" or an empty cell, as spreadsheets filter them."""
+    return "1" if value else ""

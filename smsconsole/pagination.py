@@ -147,6 +147,29 @@ class KeysetPaginator:
             page.previous_cursor = self.encode_cursor(rows[0], backwards=True)
         return page
 
+    def values_in_chunks(self, fields: list[str], *, chunk_size: int, expressions: dict | None = None):
+        """Every row of the queryset in the list's order, as dicts of `fields`, `chunk_size` at a time.
+
+        `expressions` ({name: expression}) are computed in the query under their names (which
+        may also be in `fields`).
+
+        Each chunk is one keyset page (an index range scan), so the first row comes at once and
+        memory stays flat. A server-side cursor over the whole filter instead let PostgreSQL plan
+        a sort of every matching row before the first one (7.75 s into a 30-day export)."""
+        expressions = expressions or {}
+        names = [name for name in dict.fromkeys([*fields, self.time_field, "pk"]) if name not in expressions]
+        ordered = self._ordered(reverse=False).values(*names, **expressions)
+        position = None
+        while True:
+            chunk_query = ordered
+            if position is not None:
+                chunk_query = ordered.filter(self._after(*position, newest_first=self.descending))
+            chunk = list(chunk_query[:chunk_size])
+            yield from chunk
+            if len(chunk) < chunk_size:
+                return
+            position = (chunk[-1][self.time_field], chunk[-1]["pk"])
+
     def _backward_page(self, at: dt.datetime, pk: int) -> KeysetPage:
         qs = self._ordered(reverse=True).filter(self._after(at, pk, newest_first=not self.descending))
         rows = list(qs[: self.per_page + 1])

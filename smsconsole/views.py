@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
 from django_tables2.views import SingleTableMixin
 
-from smsconsole.csv_export import csv_streaming_response
+from smsconsole import csv_export
+from smsconsole.csv_export import csv_expressions, csv_fields, csv_streaming_response
 from smsconsole.pagination import InvalidCursor, KeysetPaginator
 from smsconsole.selectors import STAFF_ACCOUNT_SESSION_KEY, account_list_for_staff, list_column_choice_get
 from smsconsole.services import list_column_choice_save
@@ -158,12 +159,18 @@ class CsvExportView(FilteredListMixin, FilterView):
             query = request.GET.copy()
             query.pop("bom", None)
             return HttpResponseRedirect(f"{reverse(self.list_url_name)}?{query.urlencode()}")
-        prefix = "-" if self.is_descending() else ""
-        queryset = self.filterset.qs.order_by(f"{prefix}{self.time_field}", f"{prefix}pk")
+        columns = self.get_csv_columns()
+        paginator = KeysetPaginator(
+            self.filterset.qs, time_field=self.time_field, descending=self.is_descending()
+        )
+        # Read when the client takes the lines, not here: the answer starts before the first row.
+        rows = paginator.values_in_chunks(
+            csv_fields(columns), expressions=csv_expressions(columns), chunk_size=csv_export.EXPORT_CHUNK_SIZE
+        )
         stamp = timezone.localtime(timezone.now(), self.account.zone).strftime("%Y%m%d-%H%M%S")
         return csv_streaming_response(
-            queryset,
-            columns=self.get_csv_columns(),
+            rows,
+            columns=columns,
             zone=self.account.zone,
             filename=f"{self.export_name}-{self.account.slug}-{stamp}.csv",
             with_bom=request.GET.get("bom") == "1",

@@ -163,8 +163,9 @@ def test_text_that_only_contains_a_formula_sign_is_left_as_it_is(operator_client
 
 @pytest.mark.django_db
 def test_an_export_reaches_the_client_line_by_line_as_it_is_read(operator_client, account, monkeypatch):
-    """Streamed: no Content-Length, the header before the database is asked for a row, then one
-    piece per row, across more than one chunk of the database read, none lost at the seam."""
+    """Streamed: no Content-Length, the header before the database is asked for a row, then the
+    rows in pieces of whole lines, across more than one chunk of the database read, none lost at
+    a seam."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -173,6 +174,7 @@ def test_an_export_reaches_the_client_line_by_line_as_it_is_read(operator_client
     from tests.factories import SmsUserFactory, TemplateFactory
 
     monkeypatch.setattr(csv_export, "EXPORT_CHUNK_SIZE", 50)  # the seam without 2,000 rows
+    monkeypatch.setattr(csv_export, "LINES_PER_PIECE", 10)
     sms_user, template = SmsUserFactory(account=account), TemplateFactory(account=account)
     now = timezone.now()
     Message.objects.bulk_create(
@@ -197,8 +199,8 @@ def test_an_export_reaches_the_client_line_by_line_as_it_is_read(operator_client
     with CaptureQueriesContext(connection) as streaming:
         rest = [piece.decode() for piece in pieces]
     assert reads_messages(streaming)
-    assert len(rest) == 120 and all(piece.count("\r\n") == 1 for piece in rest)
-    ids = [line.split(",", 1)[0] for line in rest]
+    assert len(rest) == 12 and all(piece.count("\r\n") == 10 and piece.endswith("\r\n") for piece in rest)
+    ids = [line.split(",", 1)[0] for line in "".join(rest).splitlines()]
     assert ids == [
         str(pk) for pk in Message.objects.order_by("-requested_at", "-id").values_list("pk", flat=True)
     ]

@@ -95,7 +95,7 @@ def test_status_list_cells_are_those_of_django_tables2(operator_client, account,
         reason="unsubscribed",
         requested_at=ago(minutes=5),
     )
-    MessageFactory(account=account, sms_user=sms_user, status="requesting", requested_at=ago(minutes=1))  # fmt: skip
+    MessageFactory(account=account, sms_user=sms_user, status="requesting", requested_at=ago(minutes=1))
     url = reverse("delivery:message-list")
     show_every_column(operator_client, url, MessageTable)
     assert_same_cells(operator_client, url)
