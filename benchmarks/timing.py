@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 
 class Stopwatch:
@@ -96,3 +96,43 @@ class QueryTimer:
             return execute(sql, params, many, context)
         finally:
             self.seconds += time.perf_counter() - start
+
+
+def warm_ms(watch: Stopwatch) -> tuple[float, float]:
+    """Median and nearest-rank p95 in ms of a Stopwatch's warm laps (its one cold lap if it has no other)."""
+    laps = watch.samples[1:] or watch.samples
+    if not laps:
+        raise ValueError("no runs")
+    ms = [s * 1000 for s in laps]
+    return statistics.median(ms), nearest_rank(ms, 95)
+
+
+@contextmanager
+def rolled_back():
+    """Run the block in a transaction (a savepoint when already inside one) and roll it back at its
+    end, so what it wrote is gone; an exception rolls it back as well. Sequences still advance."""
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+class StatementRecorder:
+    """Keeps each statement run through it (`connection.execute_wrapper(recorder)`), to run the same
+    SQL again bare (`replay`): no ORM, no model instances, only the database and the driver."""
+
+    def __init__(self):
+        self.statements: list[tuple[str, object, bool]] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        self.statements.append((sql, params, many))
+        return execute(sql, params, many, context)
+
+    def replay(self) -> None:
+        with connection.cursor() as cursor:
+            for sql, params, many in self.statements:
+                if many:
+                    cursor.executemany(sql, params)
+                    continue
+                cursor.execute(sql, params)
+                if cursor.description is not None:
+                    cursor.fetchall()

@@ -9,6 +9,7 @@ from django.test import Client
 from delivery.models import InboxItem, Message
 from replies.models import Reply
 from tests.factories import TemplateFactory
+from tests.faults import dropped_while_writing
 from tests.pipeline.helpers import post_webhook
 
 pytestmark = pytest.mark.django_db
@@ -383,7 +384,7 @@ def test_a_lost_database_connection_is_a_json_503_with_retry_after(api, template
 
 def test_a_connection_lost_while_storing_is_a_503_and_stores_nothing(api, template):
     payload = {"template": template.pk, "messages": [{"to": "+819011112222", "vars": {"code": "1"}}]}
-    with drop_the_connection('INSERT INTO "delivery_message"'):
+    with dropped_while_writing("delivery_message"):
         response = api.post("/api/v1/messages", payload, format="json")
     assert_error(response, 503, "unavailable")
     assert not Message.objects.exists()

@@ -4,7 +4,7 @@ import datetime as dt
 import threading
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import connection
 from rest_framework.test import APIClient
 
 from delivery.models import Message
@@ -14,6 +14,7 @@ from smsconsole.idempotency import IdempotentRequest, request_hash
 from smsconsole.models import IdempotencyKey
 from smsconsole.tasks import idempotency_keys_purge
 from tests.factories import SmsUserFactory, TemplateFactory
+from tests.faults import dropped_while_writing
 
 pytestmark = pytest.mark.django_db
 
@@ -159,18 +160,9 @@ def test_the_purge_runs_from_the_beat_schedule():
     assert "smsconsole.tasks.idempotency_keys_purge" in app.tasks
 
 
-def drop_the_connection(when: str):
-    def wrapper(execute, sql, params, many, context):
-        if when in sql:
-            raise OperationalError("server closed the connection unexpectedly")
-        return execute(sql, params, many, context)
-
-    return connection.execute_wrapper(wrapper)
-
-
 @pytest.mark.parametrize("table", ["delivery_message", "delivery_messageevent", "smsconsole_idempotencykey"])
 def test_a_connection_lost_mid_send_is_a_503_and_the_retry_sends_once(api, template, table):
-    with drop_the_connection(f'INSERT INTO "{table}"'):
+    with dropped_while_writing(table):
         response = send(api, payload(template), key="k1")
     assert response.status_code == 503
     assert response.json()["code"] == "unavailable" and response["Retry-After"]
