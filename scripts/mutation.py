@@ -91,6 +91,9 @@ TARGETS: dict[str, list[str]] = {
 TESTS: dict[str, list[str]] = {
     "dispatch": [
         "tests/delivery/test_dispatch_checks.py",
+        "tests/delivery/test_dispatch_claims.py",
+        "tests/delivery/test_dispatch_outcomes.py",
+        "tests/delivery/test_dispatch_send_log_wording.py",
         "tests/delivery/test_dispatch_faults.py",
         "tests/delivery/test_http_channel.py",
         "tests/delivery/test_send_api.py",
@@ -102,6 +105,8 @@ TESTS: dict[str, list[str]] = {
         "tests/kannel/test_kannel_webhooks.py",
         "tests/intercepts/test_apply.py",
         "tests/replies/test_replies.py",
+        "tests/delivery/test_receipt_outcomes.py",
+        "tests/intercepts/test_intercept_rules.py",
     ],
     "intercepts": [
         "tests/intercepts",
@@ -115,7 +120,7 @@ TESTS: dict[str, list[str]] = {
         "tests/delivery/test_dispatch_checks.py",
         "tests/kannel/test_kannel_webhooks.py",
     ],
-    "retention": ["tests/delivery/test_retention.py"],
+    "retention": ["tests/delivery/test_retention.py", "tests/delivery/test_retention_rules.py"],
     "filters": [
         "tests/delivery/test_console_status.py",
         "tests/intercepts/test_console_intercepts.py",
@@ -125,8 +130,10 @@ TESTS: dict[str, list[str]] = {
     "csv": [
         "tests/smsconsole/test_console_csv.py",
         "tests/smsconsole/test_console_access.py",
+        "tests/smsconsole/test_csv_cells.py",
     ],
     "signatures": [
+        "tests/delivery/test_webhook_signatures.py",
         "tests/delivery/test_webhooks.py",
         "tests/kannel/test_kannel_webhooks.py",
         "tests/kannel/test_kannel_reply_answers.py",
