@@ -39,7 +39,8 @@ test: install-dev
 screenshots: install-dev
 	$(BIN)/python scripts/screenshots.py --base-url http://$(HOST)
 
-## make bench: seed BENCH_DATABASE_URL with 5M messages (once) and print the hot paths' timings
+## make bench: seed BENCH_DATABASE_URL with 5M messages (once) and print the hot paths' timings, last
+## bench_report: every path beside its raw-SQL reference (docs/benchmarks.md)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/smsbench
 BENCH_MESSAGES ?= 5000000
 bench: install
@@ -50,6 +51,7 @@ bench: install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_lists
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_pipeline
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_expiry --expired 1000000
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_report
 
 ## make e2e: the end-to-end fault harness (gunicorn, Celery worker and beat, its own redis, PostgreSQL,
 ## a fake carrier); prints fault -> lost -> duplicated -> latency and fails on any lost or duplicated
