@@ -106,7 +106,9 @@ class MessageFactory(factory.django.DjangoModelFactory):
     sms_user = factory.SubFactory(SmsUserFactory, account=factory.SelfAttribute("..account"))
     template = factory.SubFactory(TemplateFactory, account=factory.SelfAttribute("..account"))
     template_type = factory.LazyAttribute(lambda o: o.template.type)
-    phone = factory.Sequence(lambda n: f"+8190{n % 100000000:08d}")
+    # Ending in 1: the simulator fails numbers ending in 500-590 and never answers those ending in
+    # 000, so a test that sends through it gets the same outcome whatever the sequence has reached.
+    phone = factory.Sequence(lambda n: f"+8190{n % 10000000:07d}1")
     content = "Your order 1 has shipped."
     segments = 1
     status = MessageStatus.REQUESTING
