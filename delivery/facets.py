@@ -6,11 +6,6 @@ from delivery.models import MessageStatus, Reason
 from smsconsole.views import CURSOR_PARAM
 
 
-def count_label(count: int, is_capped: bool) -> str:
-    """1,234, or 10,000+ when counting stopped at the cap."""
-    return f"{count:,}+" if is_capped else f"{count:,}"
-
-
 def status_facets(rows: list[dict], *, query: QueryDict, cleaned: dict) -> list[dict]:
     """One entry per status with messages (in lifecycle order), each with its reasons, largest first.
 
@@ -39,7 +34,7 @@ def status_facets(rows: list[dict], *, query: QueryDict, cleaned: dict) -> list[
                 {
                     "label": Reason(row["reason"]).label,
                     "count": row["count"],
-                    "count_label": count_label(row["count"], row["is_capped"]),
+                    "count_label": f"{row['count']:,}",
                     "url": f"?{reason_query.urlencode()}",
                     "is_active": cleaned.get("status") in ("", status.value)
                     and cleaned.get("reason") == row["reason"],
@@ -51,7 +46,7 @@ def status_facets(rows: list[dict], *, query: QueryDict, cleaned: dict) -> list[
                 "status": status.value,
                 "label": status.label,
                 "count": count,
-                "count_label": count_label(count, any(row["is_capped"] for row in status_rows)),
+                "count_label": f"{count:,}",
                 "url": f"?{status_query.urlencode()}",
                 "is_active": cleaned.get("status") == status.value and not cleaned.get("reason"),
                 "reasons": reasons,

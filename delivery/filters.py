@@ -105,6 +105,18 @@ class MessageFilter(AccountFilterSet):
             return queryset.filter(status=status)
         return queryset
 
+    def count_filters(self) -> dict:
+        """The cleaned filters the counts above the list take: all but status and reason."""
+        cleaned = self.form.cleaned_data
+        return {
+            "phone": cleaned.get("phone") or "",
+            "template_type": cleaned.get("template_type") or "",
+            "tag": cleaned.get("tag") or "",
+            "sms_user": cleaned.get("sms_user"),
+            "requested_from": cleaned.get("requested_from"),
+            "requested_to": cleaned.get("requested_to"),
+        }
+
     def facet_queryset(self):
         """Everything the current filter matches except its status and reason: the counts' base."""
         return self.filter_queryset(self.queryset.all(), skip=("status",))

@@ -376,6 +376,77 @@ class Message(models.Model):
         return self.status in FINAL_STATUSES
 
 
+class MessageCountFields(models.Model):
+    """How many of an account's messages, requested in one period, are in each (status, reason), by
+    the dimensions the status list filters on. The counts above the status list add these up.
+
+    Triggers on delivery_message (migration 0011) append a `MessageCountChange` in the same
+    transaction as every insert, status change and delete, so the counts are exact at any moment;
+    `message_counts_compact` folds the changes into the hour and day rows.
+    The account and SMS_USER are soft references: derived rows must not stop a deletion, and rows
+    left by a deleted account are never read."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=MessageStatus)
+    reason = models.CharField(max_length=24, choices=Reason, blank=True)
+    template_type = models.CharField(max_length=16, choices=TemplateType)
+    tag = models.CharField(max_length=64, blank=True)
+    sms_user = models.ForeignKey(
+        SmsUser, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    count = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.status} {self.reason or '-'} {self.template_type}: {self.count}"
+
+
+MESSAGE_COUNT_DIMENSIONS = ("account", "status", "reason", "template_type", "tag", "sms_user")
+
+
+class MessageCountChange(MessageCountFields):
+    """A change to the counts of one hour, appended by the triggers (negative for a message that left
+    the status). Append-only, so concurrent workers never wait on each other's count rows."""
+
+    hour_start_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "hour_start_at"], name="msgcount_change_account")]
+
+
+class MessageCountHour(MessageCountFields):
+    hour_start_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "hour_start_at", *MESSAGE_COUNT_DIMENSIONS[1:]], name="msgcount_hour_key"
+            )
+        ]
+        indexes = [
+            # Purged days leave zero rows; compaction finds them through this small index.
+            models.Index(fields=["id"], condition=Q(count=0), name="msgcount_hour_zero")
+        ]
+
+
+class MessageCountDay(MessageCountFields):
+    """The same counts by UTC day: a 30-day count reads about 30 rows per combination, not 720."""
+
+    day_start_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "day_start_at", *MESSAGE_COUNT_DIMENSIONS[1:]], name="msgcount_day_key"
+            )
+        ]
+        indexes = [models.Index(fields=["id"], condition=Q(count=0), name="msgcount_day_zero")]
+
+
 class MessageEvent(models.Model):
     """One line of a message's send log."""
 

@@ -4,15 +4,17 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models import Count, Max, Prefetch, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 
 from delivery.models import (
-    STATUS_REASONS,
     FrequencyRule,
     KeywordFilter,
     Message,
+    MessageCountChange,
+    MessageCountDay,
+    MessageCountHour,
     MessageEvent,
     MessageStatus,
     Reason,
@@ -21,7 +23,7 @@ from delivery.models import (
 from intercepts.selectors import intercept_events_for_phone, intercept_rule_get
 from replies.selectors import reply_list_for_phone, unsubscribe_list_for_phone
 from smsconsole.caching import cached_or_read
-from smsconsole.models import Account
+from smsconsole.models import Account, SmsUser
 
 
 def keyword_filter_version() -> tuple:
@@ -92,47 +94,115 @@ def message_events(*, message: Message) -> list[MessageEvent]:
     return list(MessageEvent.objects.filter(message=message).order_by("at", "id"))
 
 
-# Past this many messages a count reads "10,000+". Counting a month of a big account's messages
-# exactly reads millions of rows (seconds); the capped count reads at most this many per status
-# and reason. The page offers the exact count on request.
-STATUS_COUNT_CAP = 10_000
+def message_status_counts(
+    *,
+    account: Account,
+    phone: str = "",
+    template_type: str = "",
+    tag: str = "",
+    sms_user: SmsUser | None = None,
+    requested_from: dt.datetime | None = None,
+    requested_to: dt.datetime | None = None,
+) -> list[dict]:
+    """How many of the account's messages, requested in the period, have each (status, reason).
 
-
-def message_status_counts(*, queryset: QuerySet[Message], exact: bool = False) -> list[dict]:
-    """How many messages of `queryset` have each (status, reason), each counted up to the cap.
-
-    One query: a UNION ALL of one capped branch per possible (status, reason), each a short range
-    scan on msg_status_time. `exact` counts everything with one GROUP BY instead.
-    Rows: {"status", "reason", "count", "is_capped"}, largest first; empty pairs are left out.
-    """
-    queryset = queryset.order_by()
-    if exact:
-        rows = [
-            {**row, "is_capped": False}
-            for row in queryset.values("status", "reason").annotate(count=Count("id"))
-        ]
+    Exact, in one statement (one snapshot): whole UTC days and hours from the count rollups (with
+    the changes not folded yet), the minutes before the first whole hour and after the last from
+    the messages themselves. A phone number's messages are counted directly: they are few.
+    Rows: {"status", "reason", "count"}, largest first; empty pairs are left out."""
+    dimensions = {"account": account}
+    if template_type:
+        dimensions["template_type"] = template_type
+    if tag:
+        dimensions["tag"] = tag
+    if sms_user is not None:
+        dimensions["sms_user"] = sms_user
+    messages = Message.objects.filter(**dimensions)
+    if requested_from is not None:
+        messages = messages.filter(requested_at__gte=requested_from)
+    if requested_to is not None:
+        messages = messages.filter(requested_at__lte=requested_to)
+    if phone:
+        parts = [_message_counts(messages.filter(phone=phone))]
     else:
-        rows = _capped_status_counts(queryset, cap=STATUS_COUNT_CAP)
+        parts = _rollup_parts(dimensions, messages, start=requested_from, end=requested_to)
+    rows = _sum_parts(parts)
     return sorted(rows, key=lambda row: (-row["count"], row["status"], row["reason"]))
 
 
-def _capped_status_counts(queryset: QuerySet[Message], *, cap: int) -> list[dict]:
-    base = queryset.values_list("status", "reason")
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+
+
+def _floor(at: dt.datetime, *, to_day: bool = False) -> dt.datetime:
+    at = at.astimezone(dt.UTC)
+    floored = at.replace(minute=0, second=0, microsecond=0)
+    return floored.replace(hour=0) if to_day else floored
+
+
+def _ceil(at: dt.datetime, *, to_day: bool = False) -> dt.datetime:
+    floored = _floor(at, to_day=to_day)
+    return floored if floored == at else floored + (DAY if to_day else HOUR)
+
+
+def _rollup_parts(dimensions: dict, messages: QuerySet, *, start, end) -> list[QuerySet]:
+    # [start, first_hour) and [last_hour, end] from the messages; whole hours in between from the
+    # rollups (None: unbounded).
+    first_hour = _ceil(start) if start is not None else None
+    last_hour = _floor(end) if end is not None else None
+    if first_hour is not None and last_hour is not None and first_hour >= last_hour:
+        return [_message_counts(messages)]  # within one hour
+    parts = []
+    if start is not None and start < first_hour:
+        parts.append(_message_counts(messages.filter(requested_at__lt=first_hour)))
+    if end is not None:
+        parts.append(_message_counts(messages.filter(requested_at__gte=last_hour)))
+    first_day = _ceil(first_hour, to_day=True) if first_hour is not None else None
+    last_day = _floor(last_hour, to_day=True) if last_hour is not None else None
+    hours = MessageCountHour.objects.filter(**dimensions)
+    if first_day is None or last_day is None or first_day < last_day:
+        parts.append(
+            _rollup_counts(MessageCountDay.objects.filter(**dimensions), "day_start_at", first_day, last_day)
+        )
+        if first_hour is not None and first_hour < first_day:
+            parts.append(_rollup_counts(hours, "hour_start_at", first_hour, first_day))
+        if last_hour is not None and last_day < last_hour:
+            parts.append(_rollup_counts(hours, "hour_start_at", last_day, last_hour))
+    else:
+        parts.append(_rollup_counts(hours, "hour_start_at", first_hour, last_hour))
+    changes = MessageCountChange.objects.filter(**dimensions)
+    parts.append(_rollup_counts(changes, "hour_start_at", first_hour, last_hour))
+    return parts
+
+
+def _rollup_counts(rows: QuerySet, field: str, start, end) -> QuerySet:
+    if start is not None:
+        rows = rows.filter(**{f"{field}__gte": start})
+    if end is not None:
+        rows = rows.filter(**{f"{field}__lt": end})
+    return rows.order_by().values_list("status", "reason").annotate(count=Sum("count"))
+
+
+def _message_counts(messages: QuerySet) -> QuerySet:
+    return messages.order_by().values_list("status", "reason").annotate(count=Count("id"))
+
+
+def _sum_parts(parts: list[QuerySet]) -> list[dict]:
     branches, params = [], []
-    for status in MessageStatus:
-        for reason in STATUS_REASONS.get(status, ("",)):
-            sql, branch_params = base.filter(status=status, reason=reason)[: cap + 1].query.sql_with_params()
-            # The extra SELECT lets SQLite take a LIMIT inside a UNION ALL member.
-            branches.append(f"SELECT * FROM ({sql}) AS branch")
-            params.extend(branch_params)
+    for part in parts:
+        sql, part_params = part.query.sql_with_params()
+        branches.append(f"SELECT * FROM ({sql}) AS part")  # SQLite takes GROUP BY members this way
+        params.extend(part_params)
     with connection.cursor() as cursor:
-        union = " UNION ALL ".join(branches)
         cursor.execute(
-            f"SELECT status, reason, COUNT(*) FROM ({union}) AS capped GROUP BY status, reason", params
+            f"SELECT status, reason, SUM(count) FROM ({' UNION ALL '.join(branches)}) AS parts"
+            " GROUP BY status, reason",
+            params,
         )
         return [
-            {"status": status, "reason": reason, "count": min(count, cap), "is_capped": count > cap}
+            {"status": status, "reason": reason, "count": int(count)}
             for status, reason, count in cursor.fetchall()
+            if count
         ]
 
 

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from delivery.models import Channel, InboxItem
-from delivery.services import dispatch, receipts, retention
+from delivery.services import counts, dispatch, receipts, retention
 from smsconsole import clock
 
 
@@ -64,3 +64,8 @@ def simulator_webhook(channel_id: int, kind: str, payload: dict) -> int:
 @shared_task(acks_late=True)
 def retention_purge() -> dict:
     return retention.retention_purge().__dict__
+
+
+@shared_task(acks_late=True)
+def message_counts_compact() -> dict:
+    return counts.message_counts_compact().__dict__

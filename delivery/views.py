@@ -48,16 +48,10 @@ class MessageListView(KeysetListView):
         context = super().get_context_data(**kwargs)
         context["status_facets"] = []
         if self.filterset.is_valid():
-            rows = message_status_counts(
-                queryset=self.filterset.facet_queryset(), exact=self.request.GET.get("counts") == "exact"
-            )
+            rows = message_status_counts(account=self.account, **self.filterset.count_filters())
             context["status_facets"] = status_facets(
                 rows, query=self.request.GET, cleaned=self.filterset.form.cleaned_data
             )
-            if any(row["is_capped"] for row in rows):
-                query = self.request.GET.copy()
-                query["counts"] = "exact"
-                context["exact_counts_url"] = f"?{query.urlencode()}"
         context["tag_suggestions"] = message_tag_suggestions(account=self.account)
         context["channel_trouble"] = channel_trouble(account=self.account, now=clock.now())
         return context

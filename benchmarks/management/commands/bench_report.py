@@ -490,7 +490,7 @@ class Command(BaseCommand):
             self._page(f"status_list.{key}", client, url, raw=lambda p=paginator: p.page(None))
             self._measure_query(
                 f"status_counts.{key}",
-                lambda f=filterset: message_status_counts(queryset=f.facet_queryset()),
+                lambda f=filterset: message_status_counts(account=account, **f.count_filters()),
             )
 
         filterset = MessageFilter(_query(month), account=account)
