@@ -18,10 +18,14 @@ app.conf.beat_schedule = {
     "ingest-pending-inbox": {"task": "delivery.tasks.inbox_ingest", "schedule": 30.0},
     # Receipts that came before their message was known: try again, give up after the window.
     "retry-early-receipts": {"task": "delivery.tasks.early_receipts_retry", "schedule": 60.0},
+    # Fold the status list's count changes into its hour and day counts (exact without it; faster).
+    "compact-message-counts": {"task": "delivery.tasks.message_counts_compact", "schedule": 60.0},
     # Tidy expired intercepts away; blocking compares with the clock and never waits for this.
     "expire-intercepts": {"task": "intercepts.tasks.intercepts_expire", "schedule": 300.0},
     # Forget send API idempotency keys past their 24 hours; lookups ignore old keys meanwhile.
     "purge-idempotency-keys": {"task": "smsconsole.tasks.idempotency_keys_purge", "schedule": 3600.0},
+    # Delete background CSV exports (jobs and files) past SMS_EXPORT_RETENTION_DAYS; fail stalled ones.
+    "purge-export-jobs": {"task": "smsconsole.tasks.export_jobs_purge", "schedule": 3600.0},
     # Drop messages, send logs and replies older than the retention period, nightly (UTC).
     "purge-past-retention": {
         "task": "delivery.tasks.retention_purge",

@@ -132,6 +132,11 @@ def _in_pieces(lines: Iterable[str]) -> Iterable[str]:
         yield piece
 
 
+def export_filename(*, export_name: str, account_slug: str, at: dt.datetime, zone: ZoneInfo) -> str:
+    """The name an export downloads as: `sms-status-alice-shop-20261204-093000.csv`, `at` in `zone`."""
+    return f"{export_name}-{account_slug}-{at.astimezone(zone):%Y%m%d-%H%M%S}.csv"
+
+
 def csv_streaming_response(
     rows: Iterable,
     *,

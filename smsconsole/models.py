@@ -206,3 +206,93 @@ class ListColumnChoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.list_name}"
+
+
+class ExportJob(models.Model):
+    """A CSV export too big to stream within a request: a worker writes the file, the operator downloads it.
+
+    The file is what the streamed export would have sent for the same filter at `created_at`:
+    the same columns, labels (in `language`), escaping, time zone and BOM."""
+
+    class ListName(models.TextChoices):
+        MESSAGES = "messages", _("SMS status")
+        INTERCEPTS = "intercepts", _("Intercept list")
+        REPLIES = "replies", _("Replies")
+        UNSUBSCRIBES = "unsubscribes", _("Unsubscribe list")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    # The index below starts with the account and serves as its index.
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    list_name = models.CharField(_("list"), max_length=20, choices=ListName)
+    # The list's query string as the operator submitted it (filter, sort, bom), run again by the job.
+    query = models.TextField(_("filter"), blank=True)
+    with_bom = models.BooleanField(_("with BOM"), default=False)
+    # The language of the request: the CSV's headers and labels are in it.
+    language = models.CharField(_("language"), max_length=10)
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.QUEUED)
+    rows_written = models.PositiveBigIntegerField(_("rows written"), default=0)
+    # Counted when the job starts: only for the progress bar (the file has every row however many).
+    rows_expected = models.PositiveBigIntegerField(_("rows expected"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # A plain sentence for the customer; the technical detail goes to the log.
+    error = models.TextField(_("error"), blank=True)
+    # The file's name in SMS_EXPORT_DIR (not the name it downloads as).
+    file_name = models.CharField(_("file name"), max_length=100, blank=True)
+    file_size = models.PositiveBigIntegerField(_("file size"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export job")
+        verbose_name_plural = _("export jobs")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "done", "failed"]),
+                name="export_job_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(list_name__in=["messages", "intercepts", "replies", "unsubscribes"]),
+                name="export_job_list_name_valid",
+            ),
+        ]
+        indexes = [
+            # The account's exports page, newest first.
+            models.Index(fields=["account", "-created_at"], name="export_job_account_created"),
+            # The purge job's range scan over every account (an exception to account-first indexes).
+            models.Index(fields=["created_at"], name="export_job_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_list_name_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}
+
+    @property
+    def is_downloadable(self) -> bool:
+        return self.status == self.Status.DONE and bool(self.file_name)
+
+    @property
+    def progress_percent(self) -> int | None:
+        """How far the file is, 0-100; None while the number of rows is not known yet."""
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_expected:
+            return None
+        return min(100, self.rows_written * 100 // self.rows_expected)

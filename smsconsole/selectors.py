@@ -1,6 +1,8 @@
-"""Reads about accounts, operators and SMS_USERs."""
+"""Reads about accounts, operators, SMS_USERs and background exports."""
 
-from smsconsole.models import Account, ListColumnChoice, SmsUser
+from django.db.models import QuerySet
+
+from smsconsole.models import Account, ExportJob, ListColumnChoice, SmsUser
 
 STAFF_ACCOUNT_SESSION_KEY = "console_account_id"
 
@@ -36,3 +38,25 @@ def list_column_choice_get(*, user, list_name: str) -> dict[str, bool]:
         .first()
     )
     return columns if isinstance(columns, dict) else {}
+
+
+def row_count_capped(*, queryset: QuerySet, limit: int) -> int:
+    """How many rows `queryset` has, counting no further than `limit + 1`.
+
+    `SELECT count(*) FROM (… LIMIT limit + 1)` stops reading the index there: an export only needs
+    to know whether it is small enough to stream, not the exact size of a million-row filter."""
+    return queryset.order_by().values("pk")[: limit + 1].count()
+
+
+def export_job_list(*, account: Account) -> QuerySet:
+    """The account's export jobs, newest first."""
+    return (
+        ExportJob.objects.filter(account=account)
+        .select_related("requested_by")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def export_job_get(*, account: Account, job_id: int) -> ExportJob | None:
+    """The account's export job `job_id`; None for another account's (or a purged) job."""
+    return ExportJob.objects.filter(account=account, pk=job_id).select_related("account").first()

@@ -337,6 +337,17 @@ if not SMS_PUBLIC_BASE_URL.startswith(("http://", "https://")) or "%" in SMS_PUB
     )
 SMS_CONSOLE_MAX_PERIOD_DAYS = 30
 
+# --- Background CSV exports (smsconsole/exports.py) ----------------------------------------------
+# A streamed export must end within the web server's timeout (gunicorn's default 30 s; 60 s in
+# deploy/). It writes ~37,000 rows/s on an idle machine (docs/benchmarks.md): 30 s is ~1.1 M rows.
+# 200,000 rows (~5-6 s) leaves a wide margin for a busy database, a loaded machine and a slow
+# client; a bigger filter becomes a background job that a worker writes to a file.
+SMS_EXPORT_STREAM_MAX_ROWS = envint("SMS_EXPORT_STREAM_MAX_ROWS", 200_000, minimum=0)
+# Created on demand; shared by web processes and workers (a shared volume on more than one machine).
+SMS_EXPORT_DIR = Path(os.environ.get("SMS_EXPORT_DIR") or BASE_DIR / "var" / "exports")
+# Export files and their jobs are deleted this many days after they were asked for.
+SMS_EXPORT_RETENTION_DAYS = envint("SMS_EXPORT_RETENTION_DAYS", 7, minimum=1)
+
 # --- API ----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["smsconsole.authentication.SmsUserKeyAuthentication"],

@@ -1,26 +1,37 @@
 """The console's shared view machinery: the account scope, keyset-paged filtered lists, CSV export."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import AccessMixin
-from django.http import HttpResponseRedirect
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import empty
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
 from django_tables2.views import SingleTableMixin
 
 from smsconsole import csv_export
-from smsconsole.csv_export import csv_expressions, csv_fields, csv_streaming_response
+from smsconsole.csv_export import csv_expressions, csv_fields, csv_streaming_response, export_filename
+from smsconsole.exports import export_job_create, export_list_name_for
 from smsconsole.pagination import InvalidCursor, KeysetPaginator
-from smsconsole.selectors import STAFF_ACCOUNT_SESSION_KEY, account_list_for_staff, list_column_choice_get
+from smsconsole.selectors import (
+    STAFF_ACCOUNT_SESSION_KEY,
+    account_list_for_staff,
+    list_column_choice_get,
+    row_count_capped,
+)
 from smsconsole.services import list_column_choice_save
 
 CURSOR_PARAM = "cursor"
 SORT_PARAM = "sort"
 PER_PAGE = 50
+# `?background=1` on an export: write it as a background job whatever its size.
+BACKGROUND_PARAM = "background"
 
 
 def console_account(request):
@@ -147,7 +158,10 @@ def _with(query, **values):
 
 
 class CsvExportView(FilteredListMixin, FilterView):
-    """The list's current filter and order as a streamed CSV; `bom=1` for Excel."""
+    """The list's current filter and order as a streamed CSV; `bom=1` for Excel.
+
+    A filter of more than SMS_EXPORT_STREAM_MAX_ROWS rows (or `background=1`) becomes a background
+    export job instead (smsconsole.exports): the answer is a redirect to the job's page."""
 
     csv_columns = ()
     export_name = "export"
@@ -158,26 +172,68 @@ class CsvExportView(FilteredListMixin, FilterView):
         if not self.filterset.is_valid():
             query = request.GET.copy()
             query.pop("bom", None)
+            query.pop(BACKGROUND_PARAM, None)
             return HttpResponseRedirect(f"{reverse(self.list_url_name)}?{query.urlencode()}")
+        with_bom = request.GET.get("bom") == "1"
+        list_name = export_list_name_for(url_name=getattr(request.resolver_match, "view_name", ""))
+        if list_name and (request.GET.get(BACKGROUND_PARAM) == "1" or self.is_too_big_to_stream()):
+            query = request.GET.copy()
+            query.pop(BACKGROUND_PARAM, None)
+            job = export_job_create(
+                account=self.account,
+                requested_by=request.user,
+                list_name=list_name,
+                query=query.urlencode(),
+                with_bom=with_bom,
+                language=get_language(),
+            )
+            return redirect("exports:export-detail", job_id=job.pk)
+        # Read when the client takes the lines, not here: the answer starts before the first row.
+        return csv_streaming_response(
+            self.export_rows(),
+            columns=self.get_csv_columns(),
+            zone=self.account.zone,
+            filename=export_filename(
+                export_name=self.export_name,
+                account_slug=self.account.slug,
+                at=timezone.now(),
+                zone=self.account.zone,
+            ),
+            with_bom=with_bom,
+        )
+
+    def is_too_big_to_stream(self) -> bool:
+        limit = settings.SMS_EXPORT_STREAM_MAX_ROWS
+        return row_count_capped(queryset=self.filterset.qs, limit=limit) > limit
+
+    def export_rows(self):
+        """The bound filter's rows in the list's order, as the CSV columns read them (lazily, in chunks)."""
         columns = self.get_csv_columns()
         paginator = KeysetPaginator(
             self.filterset.qs, time_field=self.time_field, descending=self.is_descending()
         )
-        # Read when the client takes the lines, not here: the answer starts before the first row.
-        rows = paginator.values_in_chunks(
+        return paginator.values_in_chunks(
             csv_fields(columns), expressions=csv_expressions(columns), chunk_size=csv_export.EXPORT_CHUNK_SIZE
-        )
-        stamp = timezone.localtime(timezone.now(), self.account.zone).strftime("%Y%m%d-%H%M%S")
-        return csv_streaming_response(
-            rows,
-            columns=columns,
-            zone=self.account.zone,
-            filename=f"{self.export_name}-{self.account.slug}-{stamp}.csv",
-            with_bom=request.GET.get("bom") == "1",
         )
 
     def get_csv_columns(self):
         return self.csv_columns
+
+    @classmethod
+    def for_export_job(cls, *, account, user, query: str) -> "CsvExportView":
+        """This export bound to a stored query string rather than a request (a background job's).
+
+        The filter, the order and the columns then come from the same methods as in a request, so
+        the job's file is the CSV the request would have streamed."""
+        request = HttpRequest()
+        request.method = "GET"
+        request.GET = QueryDict(query)
+        request.user = user if user is not None else AnonymousUser()
+        view = cls()
+        view.setup(request)
+        view.account = account
+        view.filterset = view.get_filterset(view.get_filterset_class())
+        return view
 
 
 @login_required

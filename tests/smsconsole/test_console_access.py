@@ -36,7 +36,12 @@ def every_console_url() -> list[str]:
 
     urls = []
     for top in get_resolver().url_patterns:
-        if not isinstance(top, URLResolver) or top.namespace not in ("delivery", "intercepts", "replies"):
+        if not isinstance(top, URLResolver) or top.namespace not in (
+            "delivery",
+            "intercepts",
+            "replies",
+            "exports",
+        ):
             continue
         for pattern in top.url_patterns:
             converters = getattr(pattern.pattern, "converters", {})
@@ -52,6 +57,9 @@ def test_the_console_urls_include_every_page_named_by_an_id_or_a_number():
         ("delivery:number-thread", {"phone": PHONE}),
         ("intercepts:intercept-detail", {"intercept_id": 1}),
         ("intercepts:intercept-delete", {"intercept_id": 1}),
+        ("exports:export-list", {}),
+        ("exports:export-detail", {"job_id": 1}),
+        ("exports:export-download", {"job_id": 1}),
     ]:
         assert reverse(name, kwargs=kwargs) in urls
     assert set(CONSOLE_URLS) <= set(urls)

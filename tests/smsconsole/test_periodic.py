@@ -32,8 +32,10 @@ def test_the_embedded_beat_dispatches_a_message_whose_retry_is_due(account, sms_
         "dispatch-due-messages",
         "ingest-pending-inbox",
         "retry-early-receipts",
+        "compact-message-counts",
         "expire-intercepts",
         "purge-idempotency-keys",
+        "purge-export-jobs",
     }
 
 
