@@ -34,7 +34,7 @@ from delivery.selectors import smpp_mappings
 from delivery.services.failures import SendFailure, send_failures_record
 from replies.services import replies_ingest
 from smsconsole import clock
-from smsconsole.bulk import rows_update
+from smsconsole.bulk import rows_insert, rows_update
 from smsconsole.queueing import task_queue
 from smsconsole.reconnect import TRANSIENT_DATABASE_ERRORS, run_reconnecting
 
@@ -251,21 +251,42 @@ class ReceiptReport:
     early: int = 0
 
 
+# What a send failure reads and writes of its message (failures.py).
+FAILURE_MESSAGE_FIELDS = (
+    "id", "account_id", "phone", "status", "reason", "return_code", "failure_detail", "receipt_at",
+    "updated_at", "next_attempt_at",
+)  # fmt: skip
+# The send log's rows as receipts write them: (message id, at, kind, detail).
+EVENT_FIELDS = ("message", "at", "kind", "detail")
+
+
+@dataclass
+class _Receiving:
+    """A message named by a receipt of the batch: its status as the batch changes it."""
+
+    pk: int
+    status: str
+    receipt_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
 def receipts_apply(*, channel: Channel, receipts: list[ReceiptItem], now: dt.datetime) -> ReceiptReport:
     """Apply receipts to their messages. Runs inside the caller's transaction."""
     report = ReceiptReport()
     if not receipts:
         return report
     channel_ids = {r.channel_message_id for r in receipts}
+    # Plain rows, locked in id order: building 5,000 model instances cost more than the UPDATE.
     messages = {
-        m.channel_message_id: m
-        for m in Message.objects.select_for_update()
+        channel_message_id: _Receiving(pk=pk, status=status)
+        for pk, channel_message_id, status in Message.objects.select_for_update()
         .filter(channel=channel, channel_message_id__in=channel_ids)
         .order_by("pk")
+        .values_list("pk", "channel_message_id", "status")
     }
-    seen, parts_delivered = _receipt_history(list(messages.values()))
+    seen, parts_delivered = _receipt_history([message.pk for message in messages.values()])
 
-    events, delivered, failures, early = [], {}, [], []
+    events, delivered, failed, early = [], {}, [], []
     for receipt in receipts:
         message = messages.get(receipt.channel_message_id)
         if message is None:
@@ -294,16 +315,7 @@ def receipts_apply(*, channel: Channel, receipts: list[ReceiptItem], now: dt.dat
         handset_at = min(receipt.done_at, now)
         if receipt.status == "failed":
             message.status = MessageStatus.SEND_FAILED  # final from here on, for later receipts of the batch
-            failures.append(
-                SendFailure(
-                    message=message,
-                    return_code=receipt.code,
-                    detail=receipt.detail,
-                    failed_at=handset_at,
-                    source="receipt",
-                    receipt_at=handset_at,
-                )
-            )
+            failed.append((message.pk, receipt, handset_at))
         elif receipt.status == "delivered":
             done = parts_delivered[message.pk]
             done[receipt.part or 1] = max(handset_at, done.get(receipt.part or 1, handset_at))
@@ -313,25 +325,44 @@ def receipts_apply(*, channel: Channel, receipts: list[ReceiptItem], now: dt.dat
                 message.updated_at = now
                 delivered[message.pk] = message
 
-    MessageEvent.objects.bulk_create(events)
+    rows_insert(MessageEvent, EVENT_FIELDS, events)
     rows_update(
         list(delivered.values()),
         ["status", "receipt_at", "updated_at"],
         where_in={"status": [MessageStatus.AWAITING_RECEIPT]},
+        model=Message,
     )
-    send_failures_record(failures=failures, now=now)
+    send_failures_record(failures=_send_failures(failed), now=now)
     report.early = _store_early(channel, early, now=now)
     return report
 
 
-def _receipt_history(messages: list[Message]) -> tuple[dict, dict]:
+def _send_failures(failed: list[tuple[int, ReceiptItem, dt.datetime]]) -> list[SendFailure]:
+    # Only failed receipts (a few percent) need their message as a model instance.
+    if not failed:
+        return []
+    loaded = Message.objects.only(*FAILURE_MESSAGE_FIELDS).in_bulk([pk for pk, _, _ in failed])
+    return [
+        SendFailure(
+            message=loaded[pk],
+            return_code=receipt.code,
+            detail=receipt.detail,
+            failed_at=handset_at,
+            source="receipt",
+            receipt_at=handset_at,
+        )
+        for pk, receipt, handset_at in failed
+    ]
+
+
+def _receipt_history(message_ids: list[int]) -> tuple[dict, dict]:
     """Fingerprints of receipts already logged, and the parts already delivered, per message."""
     seen: dict[int, set] = defaultdict(set)
     parts: dict[int, dict] = defaultdict(dict)
-    if not messages:
+    if not message_ids:
         return seen, parts
     rows = MessageEvent.objects.filter(
-        message__in=messages, kind__in=[MessageEvent.Kind.RECEIPT, MessageEvent.Kind.RECEIPT_IGNORED]
+        message_id__in=message_ids, kind__in=[MessageEvent.Kind.RECEIPT, MessageEvent.Kind.RECEIPT_IGNORED]
     ).values_list("message_id", "kind", "detail")
     for message_id, kind, detail in rows:
         if detail.get("fingerprint"):
@@ -341,11 +372,11 @@ def _receipt_history(messages: list[Message]) -> tuple[dict, dict]:
     return seen, parts
 
 
-def _event(message: Message, kind: str, now: dt.datetime, log: dict, **extra) -> MessageEvent:
-    return MessageEvent(message=message, at=now, kind=kind, detail={**log, **extra})
+def _event(message: _Receiving, kind: str, now: dt.datetime, log: dict, **extra) -> tuple:
+    return (message.pk, now, kind, {**log, **extra})
 
 
-def _ignored_event(message: Message, receipt: ReceiptItem, log: dict, now: dt.datetime) -> MessageEvent:
+def _ignored_event(message: _Receiving, receipt: ReceiptItem, log: dict, now: dt.datetime) -> tuple:
     agrees = (message.status == MessageStatus.DELIVERED and receipt.status == "delivered") or (
         message.status == MessageStatus.SEND_FAILED and receipt.status == "failed"
     )
