@@ -180,7 +180,7 @@ def test_a_claimed_message_is_held_for_the_channel_call_and_recording_then_comes
 
     held = claim.messages_claim(now=T0, message_ids=None)  # this worker dies here
 
-    assert held == [message.pk]
+    assert held.message_ids == [message.pk]
     message.refresh_from_db()
     lease = dt.timedelta(seconds=2 * 10 + 120 + 15)
     assert claim.claim_lease() == lease
@@ -272,7 +272,7 @@ def test_a_message_out_of_attempts_fails_at_its_claim_and_its_neighbours_go_out(
 
     result = dispatch_at(now)
 
-    assert result == report(claimed=1, handed=1)
+    assert result == report(claimed=1, handed=1, processing_failed=1)  # the run counts the one it failed
     assert carrier.refs() == [last_try.pk]
     exhausted.refresh_from_db()
     assert (exhausted.status, exhausted.reason) == (MessageStatus.PROCESSING_FAILED, Reason.OTHER)
@@ -304,3 +304,18 @@ def test_a_message_another_worker_already_moved_on_is_not_failed_as_out_of_attem
     message.refresh_from_db()
     assert message.status == MessageStatus.AWAITING_RECEIPT and message.failure_detail == ""
     assert not message.events.exists()
+
+
+def test_a_run_whose_first_claim_holds_only_exhausted_messages_goes_on(account, carrier, settings):
+    settings.SMS_DISPATCH_MAX_ATTEMPTS = 2
+    settings.SMS_DISPATCH_BATCH_SIZE = 2
+    exhausted = [due_message(account, attempts=2) for _ in range(2)]
+    fresh = due_message(account, attempts=0, at=T0 + dt.timedelta(seconds=1))
+
+    result = dispatch_at(T0 + dt.timedelta(seconds=7))
+
+    assert result == report(claimed=1, handed=1, processing_failed=2)
+    assert carrier.refs() == [fresh.pk]
+    assert {m.status for m in Message.objects.filter(pk__in=[m.pk for m in exhausted])} == {
+        MessageStatus.PROCESSING_FAILED
+    }

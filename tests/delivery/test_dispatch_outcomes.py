@@ -726,3 +726,17 @@ def test_in_a_replay_the_simulators_receipts_arrive_when_the_simulator_says_they
         deliver()
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED and message.receipt_at == at
+
+
+def test_a_message_that_had_a_single_attempt_says_tried_1_time(account, carrier, settings):
+    settings.SMS_DISPATCH_MAX_ATTEMPTS = 1
+    message = due_message(account, attempts=0, at=T0)
+    carrier.down()
+
+    dispatch_at(T0 + dt.timedelta(seconds=5))
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.PROCESSING_FAILED
+    assert message.failure_detail == (
+        "The carrier connection was unavailable; the platform tried 1 time over 5 seconds."
+    )

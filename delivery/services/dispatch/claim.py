@@ -6,6 +6,7 @@ that batch could legitimately take.
 """
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -28,7 +29,16 @@ def claim_lease() -> dt.timedelta:
     )
 
 
-def messages_claim(*, now: dt.datetime, message_ids: list[int] | None) -> list[int]:
+@dataclass(frozen=True)
+class Claim:
+    message_ids: list[int]  # claimed for an attempt
+    exhausted: int = 0  # out of attempts: failed instead of claimed
+
+    def __bool__(self) -> bool:
+        return bool(self.message_ids or self.exhausted)
+
+
+def messages_claim(*, now: dt.datetime, message_ids: list[int] | None) -> Claim:
     """Claim up to one channel batch of due requesting messages (of `message_ids`, if given)."""
     with transaction.atomic():
         due = Message.objects.filter(status=MessageStatus.REQUESTING, next_attempt_at__lte=now)
@@ -51,7 +61,7 @@ def messages_claim(*, now: dt.datetime, message_ids: list[int] | None) -> list[i
             Message.objects.filter(pk__in=claimed).update(
                 next_attempt_at=now + claim_lease(), dispatch_attempts=F("dispatch_attempts") + 1
             )
-    return claimed
+    return Claim(message_ids=claimed, exhausted=len(exhausted))
 
 
 def claim_renew(message_ids: list[int], *, now: dt.datetime) -> None:

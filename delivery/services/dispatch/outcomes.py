@@ -125,7 +125,8 @@ def channel_unavailable_detail(attempts: int, *, since: dt.datetime, now: dt.dat
         (round(seconds), "second")
     )  # fmt: skip
     span = f"{count} {unit}{'' if count == 1 else 's'}"
-    return f"The carrier connection was unavailable; the platform retried {attempts} times over {span}."
+    tried = "tried 1 time" if attempts == 1 else f"retried {attempts} times"  # as the console says it
+    return f"The carrier connection was unavailable; the platform {tried} over {span}."
 
 
 def unavailable_record(

@@ -11,6 +11,7 @@ from delivery.models import Message, MessageEvent, MessageStatus
 from delivery.services.dispatch.checks import SendChecks, check_failures_record
 from delivery.services.dispatch.claim import (
     LEASE_MARGIN_SECONDS,
+    Claim,
     claim_release_busy,
     claim_renew,
     messages_claim,
@@ -51,15 +52,16 @@ def due_messages_dispatch(*, max_seconds: float = DISPATCH_RUN_SECONDS) -> Dispa
     report = DispatchReport()
     deadline = time.monotonic() + max_seconds
     while time.monotonic() < deadline:
-        claimed = messages_claim(now=clock.now(), message_ids=None)
-        if not claimed:
+        claim = messages_claim(now=clock.now(), message_ids=None)
+        if not claim:
             break
-        report.add(_dispatch_claimed(claimed))
+        report.add(_dispatch_claimed(claim))
     return report
 
 
-def _dispatch_claimed(message_ids: list[int]) -> DispatchReport:
-    report = DispatchReport(claimed=len(message_ids))
+def _dispatch_claimed(claim: Claim) -> DispatchReport:
+    message_ids = claim.message_ids
+    report = DispatchReport(claimed=len(message_ids), processing_failed=claim.exhausted)
     if not message_ids:
         return report
     claimed_at = time.monotonic()
