@@ -265,6 +265,8 @@ def test_receipts_the_database_cannot_store_are_a_400_naming_the_item(simulator,
         ({**GOOD_REPLY, "content": "nul\u0000"}, "replies[0].content"),
         ({**GOOD_REPLY, "from": "+819011112222;ext=12"}, "replies[0].from"),
         ({**GOOD_REPLY, "from": "+81 90 1111 2222 ext. 3"}, "replies[0].from"),
+        ({**GOOD_REPLY, "content": "a" * 8001}, "replies[0].content"),  # refused, never cut
+        ({**GOOD_REPLY, "carrier": "c" * 101}, "replies[0].carrier"),
     ],
 )
 def test_replies_that_cannot_be_ingested_are_a_400_naming_the_item(simulator, item, where):
@@ -279,6 +281,12 @@ def test_an_smpp_line_with_nul_is_a_400_naming_the_line(simulator):
     response = post_webhook(simulator, "receipts", body, content_type="text/plain")
     assert set(assert_error(response, 400, "invalid")["errors"]) == {"line 2"}
     assert not InboxItem.objects.exists()
+
+
+def test_a_long_reply_is_stored_whole(simulator):
+    reply = {**GOOD_REPLY, "content": "停止" * 4000, "carrier": "c" * 100}
+    assert post_webhook(simulator, "replies", {"replies": [reply]}).status_code == 202
+    assert Reply.objects.get().content == "停止" * 4000
 
 
 def test_astral_text_in_webhooks_is_ingested(simulator):

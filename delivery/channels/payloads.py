@@ -161,6 +161,12 @@ def _receipt_from(item: dict, where: str, errors: _Errors) -> ReceiptItem | None
     )
 
 
+# A reply is stored whole or refused, never cut: concatenated MO of ten UCS-2 parts is 670
+# characters; Kannel's callback admits 8,000 bytes. The carrier is the reply's column width.
+MAX_REPLY_CHARACTERS = 8000
+MAX_CARRIER_CHARACTERS = 100
+
+
 def parse_replies_json(body: bytes) -> list[ReplyItem]:
     items = _load_list(body, "replies")
     errors = _Errors({})
@@ -180,9 +186,15 @@ def parse_replies_json(body: bytes) -> list[ReplyItem]:
         if not isinstance(content, str) or not content.strip() or not is_storable(content):
             errors.add(f"{where}.content", f"required, a non-empty string {UNSTORABLE_TEXT}")
             ok = False
+        elif len(content) > MAX_REPLY_CHARACTERS:
+            errors.add(f"{where}.content", f"is longer than {MAX_REPLY_CHARACTERS} characters")
+            ok = False
         carrier = item.get("carrier") or ""
         if not isinstance(carrier, str) or not is_storable(carrier):
             errors.add(f"{where}.carrier", f"must be a string {UNSTORABLE_TEXT}")
+            ok = False
+        elif len(carrier) > MAX_CARRIER_CHARACTERS:
+            errors.add(f"{where}.carrier", f"is longer than {MAX_CARRIER_CHARACTERS} characters")
             ok = False
         try:
             received_at = parse_timestamp(item.get("received_at"))
@@ -191,7 +203,7 @@ def parse_replies_json(body: bytes) -> list[ReplyItem]:
             ok = False
         if ok:
             replies.append(
-                ReplyItem(phone=phone, content=content[:2000], received_at=received_at, carrier=carrier[:100])
+                ReplyItem(phone=phone, content=content, received_at=received_at, carrier=carrier)
             )
     errors.raise_if_any("replies")
     return replies

@@ -359,7 +359,7 @@ EDGES = {
     "coding 1": ({"coding": "1"}, "STOP"),
     "coding 2": ({"coding": "2", "text": "停止".encode("utf-16-be")}, "停止"),
     "charset of 40": ({"charset": "UTF-8" + " " * 35}, "STOP"),
-    "text of 8000 bytes": ({"text": "a" * 8000}, "a" * 2000),  # replies keep 2,000 characters
+    "text of 8000 bytes": ({"text": "a" * 8000}, "a" * 8000),  # stored whole, never cut
 }
 
 
@@ -387,4 +387,4 @@ def test_a_kannel_reply_by_post_url_needs_a_body_and_keeps_the_limits(kannel):
     assert bad_charset.json()["errors"] == {"charset": ["is longer than 40 characters"]}
     assert not InboxItem.objects.exists()
     assert mo(kannel, {"from": FROM}, method="post", body=b"a" * 8000).status_code == 202
-    assert Reply.objects.get().content == "a" * 2000  # replies keep 2,000 characters
+    assert Reply.objects.get().content == "a" * 8000  # stored whole, never cut
