@@ -26,6 +26,8 @@ left out wherever there are warm ones.
   lifted. csv_job (rows/s): the same export run as the worker runs the job, to a file.
 - expiry (s) and expiry_longest_statement (ms): `intercepts_expire` on E expired intercepts beside
   E/10 live ones (p95: per DELETE statement); raw: one DELETE of the same rows.
+- retention (s) and retention_longest_statement (ms): `retention_purge` of the oldest day (every
+  account), its clock set a retention period past that day; rolled back. p95: per statement.
 - status_list.<case>: the status list page (view, queries, template) for each filter of bench_lists,
   status_list.deep_page the page after a row 29 days back; status_counts.<case> the counts above the
   list (`message_status_counts`); intercepts, replies, numbers, message_page the other pages. Figures
@@ -72,7 +74,7 @@ from benchmarks.timing import (
 from delivery.filters import MessageFilter
 from delivery.models import Channel, InboxItem, Message, MessageEvent, MessageStatus
 from delivery.selectors import message_status_counts
-from delivery.services import dispatch, receipts, submission
+from delivery.services import dispatch, receipts, retention, submission
 from delivery.services.dispatch import handover
 from delivery.services.setup import template_create
 from intercepts.filters import InterceptFilter
@@ -171,6 +173,7 @@ class Command(BaseCommand):
             self._submit()
             self._dispatch()
             self._expiry()
+            self._retention(account)
         with self._operator(account) as client:
             self._csv(client, account)
             self._pages(client, account, sample)
@@ -415,6 +418,40 @@ class Command(BaseCommand):
             "raw: the one DELETE is the longest statement",
         )  # fmt: skip
 
+    def _retention(self, account):
+        """The nightly purge of the oldest day of every account (the biggest one's ~1/30), rolled back."""
+        oldest = (
+            Message.objects.filter(account=account)
+            .order_by("requested_at")
+            .values_list("requested_at", flat=True)[:1]
+        )
+        if not oldest:
+            return
+        cutoff = oldest[0] + dt.timedelta(days=1)
+        durations = []
+
+        def timed(execute, sql, params, many, context):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                durations.append(time.perf_counter() - started)
+
+        with rolled_back():
+            events = MessageEvent.objects.filter(message__requested_at__lt=cutoff).count()
+            with clock.frozen(cutoff + dt.timedelta(days=settings.SMS_RETENTION_DAYS)):
+                started = time.perf_counter()
+                with connection.execute_wrapper(timed):
+                    report = retention.retention_purge()
+                seconds = time.perf_counter() - started
+        statements_ms = [d * 1000 for d in durations]
+        self._emit(
+            "retention", "s", seconds, None, nearest_rank(statements_ms, 95),
+            f"{report.messages:,} messages (with {events:,} send-log rows) and {report.replies:,} replies "
+            f"of the oldest day in {len(statements_ms)} statements",
+        )  # fmt: skip
+        self._emit("retention_longest_statement", "ms", max(statements_ms), None, None, "")
+
     # --- the export and the pages --------------------------------------------------------------
     @contextmanager
     def _operator(self, account):
@@ -549,6 +586,7 @@ class Command(BaseCommand):
             self._page(path, client, url, raw=lambda p=paginator: p.page(None))
         self._page("numbers", client, f"/numbers/{sample.phone}/", note="/numbers/<phone>/")
         self._page("message_page", client, f"/status/{sample.pk}/", note="/status/<id>/")
+        self._page("dashboard", client, "/dashboard/", note="/dashboard/ (30 days, rollups)")
 
     def _page(self, path, client, url, *, raw=None, note=""):
         watch, in_queries = Stopwatch(), Stopwatch()
