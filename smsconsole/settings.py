@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "delivery",
     "intercepts",
     "replies",
+    "callbacks",
     "benchmarks",
 ]
 
@@ -315,8 +316,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
 # --- Pipeline knobs -----------------------------------------------------------------------------
-# One claim is one channel batch: a worker that dies holds no more than it was about to send.
-SMS_DISPATCH_BATCH_SIZE = envint("SMS_DISPATCH_BATCH_SIZE", 100)
+# Messages one worker claims and checks at a time, handed over in channel calls of 100: every
+# claim costs a dozen statements whatever its size, so 500 dispatch about 1.6 times as many per
+# second as 100 (docs/benchmarks.md). A worker that dies holds these for one lease.
+SMS_DISPATCH_BATCH_SIZE = envint("SMS_DISPATCH_BATCH_SIZE", 500)
 # How long a carrier's answer is retried into a database that dropped the connection before the
 # batch is left to be handed over again (same ref). The claim's lease covers it.
 SMS_DISPATCH_RECORD_RETRY_SECONDS = envfloat("SMS_DISPATCH_RECORD_RETRY_SECONDS", 120.0)
@@ -336,6 +339,22 @@ if not SMS_PUBLIC_BASE_URL.startswith(("http://", "https://")) or "%" in SMS_PUB
         f"SMS_PUBLIC_BASE_URL must be an http:// or https:// URL without '%', got {SMS_PUBLIC_BASE_URL!r}"
     )
 SMS_CONSOLE_MAX_PERIOD_DAYS = 30
+# The dashboard and the status page count messages still awaiting their receipt this many minutes
+# after their request as stuck.
+SMS_STUCK_RECEIPT_MINUTES = envint("SMS_STUCK_RECEIPT_MINUTES", 30, minimum=1)
+
+# --- Status callbacks to customers (callbacks/) ------------------------------------------------
+# Production accepts only https:// callback URLs on public addresses (checked at save and again at
+# each delivery, against DNS rebinding). Development and the tests may call http:// and loopback.
+SMS_CALLBACK_ALLOW_PRIVATE = envbool("SMS_CALLBACK_ALLOW_PRIVATE", DEBUG)
+# Connect and read timeouts of one callback POST, each: a slow endpoint holds a worker no longer.
+SMS_CALLBACK_TIMEOUT_SECONDS = envfloat("SMS_CALLBACK_TIMEOUT_SECONDS", 5.0)
+# Events per POST when many are due ({"events": [...]}).
+SMS_CALLBACK_BATCH_SIZE = envint("SMS_CALLBACK_BATCH_SIZE", 100, minimum=1)
+# Failed attempts are retried with exponential backoff for this long, then the events are given up.
+SMS_CALLBACK_RETRY_HOURS = envint("SMS_CALLBACK_RETRY_HOURS", 24, minimum=1)
+# An endpoint is shown as unhealthy after this many failed attempts in a row, or failing for an hour.
+SMS_CALLBACK_UNHEALTHY_FAILURES = envint("SMS_CALLBACK_UNHEALTHY_FAILURES", 5, minimum=1)
 
 # --- Background CSV exports (smsconsole/exports.py) ----------------------------------------------
 # A streamed export must end within the web server's timeout (gunicorn's default 30 s; 60 s in

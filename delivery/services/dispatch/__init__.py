@@ -1,8 +1,9 @@
 """Dispatch: the eight platform checks, in DESIGN.md order, then handing messages to channels.
 
 The stages, one module each:
-- `claim`: a worker takes one channel batch of due `requesting` messages for the length of a
-  lease, so no other worker dispatches them meanwhile, and a dead worker's batch comes back soon;
+- `claim`: a worker takes a batch (`SMS_DISPATCH_BATCH_SIZE`) of due `requesting` messages for the
+  length of a lease, so no other worker dispatches them meanwhile, and a dead worker's batch comes
+  back soon;
 - `checks`: the checks for the whole batch from a handful of queries; failures are recorded;
 - `handover`: the batch goes to its channel and the answer is recorded, riding out a dropped
   database connection;

@@ -1,7 +1,7 @@
 """Claiming requesting messages for one worker, and giving them back.
 
 A claim moves a message's `next_attempt_at` past a lease, so no other worker takes it until the
-lease lapses: a worker that dies mid-dispatch holds at most one channel batch, for no longer than
+lease lapses: a worker that dies mid-dispatch holds at most one claim, for no longer than
 that batch could legitimately take.
 """
 
@@ -39,7 +39,7 @@ class Claim:
 
 
 def messages_claim(*, now: dt.datetime, message_ids: list[int] | None) -> Claim:
-    """Claim up to one channel batch of due requesting messages (of `message_ids`, if given)."""
+    """Claim up to SMS_DISPATCH_BATCH_SIZE due requesting messages (of `message_ids`, if given)."""
     with transaction.atomic():
         due = Message.objects.filter(status=MessageStatus.REQUESTING, next_attempt_at__lte=now)
         if message_ids is not None:

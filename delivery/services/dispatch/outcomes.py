@@ -11,9 +11,12 @@ from django.conf import settings
 
 from delivery.models import Channel, Message, MessageEvent, MessageStatus, Reason
 from delivery.services.dispatch.report import DispatchReport, retry_delay
-from smsconsole.bulk import rows_update
+from smsconsole.bulk import rows_insert, rows_update
 
 logger = logging.getLogger("delivery.services.dispatch")
+
+# The send log's rows as dispatch writes them: (message id, at, kind, detail).
+EVENT_FIELDS = ("message", "at", "kind", "detail")
 
 UNUSABLE_ID_ERROR = (
     "accepted with an id that cannot be used (missing, too long, given twice or already in use); "
@@ -56,13 +59,16 @@ def handed_record(
     for message, _ in untracked:
         message.channel_message_id = None
     _mark_handed(channel, [message for message, _ in accepted + untracked], now=now)
-    MessageEvent.objects.bulk_create(
+    # Rows, not model instances, and one COPY on PostgreSQL: the send log is written on every hand-over.
+    rows_insert(
+        MessageEvent,
+        EVENT_FIELDS,
         [
-            MessageEvent(
-                message=message,
-                at=now,
-                kind=MessageEvent.Kind.HANDED_TO_CHANNEL,
-                detail={
+            (
+                message.pk,
+                now,
+                MessageEvent.Kind.HANDED_TO_CHANNEL,
+                {
                     "channel": channel.code,
                     "channel_message_id": channel_message_id,
                     **({"note": notes[message.pk][:300]} if message.pk in notes else {}),
@@ -71,18 +77,18 @@ def handed_record(
             for message, channel_message_id in accepted
         ]
         + [
-            MessageEvent(
-                message=message,
-                at=now,
-                kind=MessageEvent.Kind.CHANNEL_ERROR,
-                detail={
+            (
+                message.pk,
+                now,
+                MessageEvent.Kind.CHANNEL_ERROR,
+                {
                     "channel": channel.code,
                     "error": UNUSABLE_ID_ERROR,
                     "channel_message_id": str(channel_message_id)[:200],
                 },
             )
             for message, channel_message_id in untracked
-        ]
+        ],
     )
 
 

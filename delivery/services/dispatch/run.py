@@ -17,8 +17,10 @@ from delivery.services.dispatch.claim import (
     messages_claim,
 )
 from delivery.services.dispatch.handover import batch_hand_over
+from delivery.services.dispatch.outcomes import EVENT_FIELDS
 from delivery.services.dispatch.report import DispatchReport
 from smsconsole import clock
+from smsconsole.bulk import rows_insert
 from smsconsole.locks import advisory_locks_try
 
 # The most messages one channel call carries.
@@ -99,9 +101,10 @@ def _check_and_hand_over(messages: list[Message], *, now: dt.datetime, claimed_a
 
     with transaction.atomic():
         check_failures_record(failed, now=now)
-        MessageEvent.objects.bulk_create(
-            MessageEvent(message=message, at=now, kind=MessageEvent.Kind.CHECKS_PASSED, detail={})
-            for message, _ in passed
+        rows_insert(
+            MessageEvent,
+            EVENT_FIELDS,
+            [(message.pk, now, MessageEvent.Kind.CHECKS_PASSED, {}) for message, _ in passed],
         )
     report.processing_failed = len(failed)
 
