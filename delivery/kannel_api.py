@@ -313,5 +313,18 @@ class KannelReplyWebhookView(KannelCallbackView):
         except Refused as exc:
             return _error(exc)
         except PayloadError as exc:
-            return _error(Refused(400, f"Invalid callback: {exc.message}", "invalid", exc.errors))
+            return _error(_as_callback_error(exc))
         return Response({"accepted": item.item_count}, status=status.HTTP_202_ACCEPTED)
+
+
+# The stored reply's fields, by the MO callback's parameter that gave them.
+REPLY_PARAMETERS = {"replies[0].from": "from", "replies[0].content": "text", "replies[0].carrier": "smsc"}
+
+
+def _as_callback_error(exc: PayloadError) -> Refused:
+    """A refused MO reply, naming Kannel's parameter (`from`), not the stored reply's field."""
+    errors = {REPLY_PARAMETERS.get(where, where): problems for where, problems in exc.errors.items()}
+    if not errors:
+        return Refused(400, f"Invalid callback: {exc.message}", "invalid")
+    name, problems = next(iter(errors.items()))
+    return Refused(400, f"Invalid callback: {name} {problems[0]}.", "invalid", errors)

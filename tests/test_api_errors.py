@@ -406,3 +406,10 @@ def test_a_connection_lost_on_a_webhook_is_a_503_and_stores_nothing(simulator, k
     assert_error(response, 503, "unavailable")
     assert response["Retry-After"]
     assert not InboxItem.objects.exists()
+
+
+def test_a_webhook_names_each_problem_in_a_list_as_the_send_api_does(simulator):
+    response = post_webhook(simulator, "replies", {"replies": [{**GOOD_REPLY, "from": "nope"}]})
+
+    errors = assert_error(response, 400, "invalid")["errors"]
+    assert errors == {"replies[0].from": ["must be a valid phone number in international format (+81…)"]}

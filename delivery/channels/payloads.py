@@ -17,10 +17,12 @@ MAX_ERRORS_REPORTED = 50
 
 
 class PayloadError(ValueError):
-    def __init__(self, message: str, errors: dict[str, str] | None = None):
+    """A body we do not accept: `errors` names each bad place with its problems, as the API's 400s do."""
+
+    def __init__(self, message: str, errors: dict[str, str | list[str]] | None = None):
         super().__init__(message)
         self.message = message
-        self.errors = errors or {}
+        self.errors = {where: [p] if isinstance(p, str) else list(p) for where, p in (errors or {}).items()}
 
 
 @dataclass
@@ -202,8 +204,6 @@ def parse_replies_json(body: bytes) -> list[ReplyItem]:
             errors.add(f"{where}.received_at", str(exc))
             ok = False
         if ok:
-            replies.append(
-                ReplyItem(phone=phone, content=content, received_at=received_at, carrier=carrier)
-            )
+            replies.append(ReplyItem(phone=phone, content=content, received_at=received_at, carrier=carrier))
     errors.raise_if_any("replies")
     return replies

@@ -347,9 +347,11 @@ def test_a_kannel_reply_from_a_number_that_is_not_one_is_a_400_naming_the_reply(
 
     assert response.status_code == 400
     body = response.json()
-    assert body["detail"] == "Invalid callback: Invalid replies: 1 problem(s), first at replies[0].from."
+    assert body["detail"] == (
+        "Invalid callback: from must be a valid phone number in international format (+81…)."
+    )
     assert body["code"] == "invalid"
-    assert list(body["errors"]) == ["replies[0].from"]
+    assert body["errors"] == {"from": ["must be a valid phone number in international format (+81…)"]}
     assert not InboxItem.objects.exists()
 
 

@@ -68,9 +68,8 @@ def test_an_overlong_sender_is_a_400_naming_from(client, kannel):
 def test_a_sender_of_32_characters_is_judged_as_a_number_not_for_its_length(client, kannel):
     response = mo(client, kannel, f"from={'1' * 32}&text=STOP")
     assert response.status_code == 400
-    assert response.json()["errors"] == {
-        "replies[0].from": "must be a valid phone number in international format (+81…)"
-    }
+    problem = "must be a valid phone number in international format (+81…)"
+    assert response.json()["errors"] == {"from": [problem]}
 
 
 def test_a_text_over_8000_bytes_is_a_400_naming_text(client, kannel):
@@ -99,9 +98,10 @@ def test_a_three_character_coding_is_refused_for_its_length(client, kannel):
 def test_an_unreadable_sender_is_a_400_naming_the_field_and_the_problem(client, kannel):
     response = mo(client, kannel, "from=not-a-number&text=STOP")
     assert response.status_code == 400
+    problem = "must be a valid phone number in international format (+81…)"
     assert response.json() == {
-        "detail": "Invalid callback: Invalid replies: 1 problem(s), first at replies[0].from.",
+        "detail": f"Invalid callback: from {problem}.",
         "code": "invalid",
-        "errors": {"replies[0].from": "must be a valid phone number in international format (+81…)"},
+        "errors": {"from": [problem]},
     }
     assert not InboxItem.objects.exists()
