@@ -30,8 +30,10 @@ from delivery.filters import MessageFilter
 from delivery.models import Channel, InboxItem, Message, MessageEvent
 from delivery.selectors import message_get_for_api
 from delivery.send_log import event_public_detail, event_summary
+from delivery.services.precheck import MAX_API_NUMBERS, numbers_check
 from delivery.services.receipts import inbox_receive
 from delivery.services.submission import MAX_RECIPIENTS, messages_submit, submission_answer
+from smsconsole import clock
 from smsconsole.api import (
     AUTHENTICATED_ERRORS,
     ERROR_RESPONSE,
@@ -145,6 +147,67 @@ class AcceptedMessageSerializer(serializers.Serializer):
 
 class SendResponseSerializer(serializers.Serializer):
     messages = AcceptedMessageSerializer(many=True)
+
+
+class CheckRequestSerializer(serializers.Serializer):
+    template = StrictIntegerField(
+        min_value=1, max_value=MAX_ID, help_text="Id of one of your account's templates."
+    )
+    numbers = serializers.ListField(
+        child=StrictCharField(max_length=32),
+        min_length=1,
+        max_length=MAX_API_NUMBERS,
+        required=False,
+        help_text="Phone numbers as the send API takes `to`. Give `numbers` or `messages`, not both.",
+    )
+    vars = VariablesField(
+        child=VariableValueField(),
+        required=False,
+        default=dict,
+        help_text="Template variables for every number (a message's own `vars` add to them and win).",
+    )
+    messages = serializers.ListField(
+        child=RecipientSerializer(),
+        min_length=1,
+        max_length=MAX_API_NUMBERS,
+        required=False,
+        help_text="The send API's recipients, each with its own `vars`: a send request's body checks as is.",
+    )
+    tag = StrictCharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Accepted as the send API takes it; no check depends on it.",
+    )
+
+    def validate_vars(self, value):
+        return RecipientSerializer().validate_vars(value)
+
+    def validate(self, attrs):
+        if ("numbers" in attrs) == ("messages" in attrs):
+            raise serializers.ValidationError(
+                {"numbers": [_("Give either numbers or messages (one of them, not both).")]}
+            )
+        return attrs
+
+
+class VerdictSerializer(serializers.Serializer):
+    to = serializers.CharField(help_text="The number in E.164.")
+    would_send = serializers.BooleanField()
+    reason = serializers.CharField(
+        allow_null=True,
+        help_text="The first check that would stop it: global_intercept, local_intercept, unsubscribed, "
+        "keyword_filtered, variable_error, content_noncompliant, frequency_exceeded or other; "
+        "null when it would be sent.",
+    )
+    until = serializers.DateTimeField(
+        allow_null=True, help_text="When the intercept record that blocks it expires; null otherwise."
+    )
+
+
+class CheckResponseSerializer(serializers.Serializer):
+    verdicts = VerdictSerializer(many=True, help_text="One per number, in request order.")
 
 
 class MessageEventSerializer(serializers.ModelSerializer):
@@ -309,6 +372,50 @@ class MessageCollectionView(APIView):
                 ) from None
             return replayed_response(stored)
         return Response(submission_answer(messages), status=status.HTTP_202_ACCEPTED)
+
+
+class MessageCheckView(APIView):
+    @extend_schema(
+        operation_id="messages_check",
+        summary="Check numbers before sending (would they be blocked?)",
+        description=(
+            f"For 1 to {MAX_API_NUMBERS:,} numbers and one template: would a send now go out, and if "
+            "not, the first platform check that would stop it, in the order dispatch runs them (global "
+            "intercept, local intercept, unsubscribed, keyword, variables, content, frequency, other). "
+            "A number repeated in the list counts for the frequency check as a send of the list would. "
+            "Nothing is sent or stored. An invalid number refuses the request as the send API does, "
+            "naming its index."
+        ),
+        parameters=[RETRY_AFTER_PARAMETER],
+        request=CheckRequestSerializer,
+        responses={200: CheckResponseSerializer, **error_responses(400, *AUTHENTICATED_ERRORS, 413, 415)},
+        examples=[
+            OpenApiExample(
+                "Two numbers",
+                value={
+                    "template": 1,
+                    "numbers": ["+819012345678", "080-1111-2222"],
+                    "vars": {"code": "1234"},
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        serializer = CheckRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        recipients = data.get("messages") or [{"to": number} for number in data["numbers"]]
+        verdicts = numbers_check(
+            account=request.user.account,
+            template_id=data["template"],
+            numbers=[recipient["to"] for recipient in recipients],
+            variables=data["vars"],
+            number_variables=[recipient.get("vars") for recipient in recipients],
+            now=clock.now(),
+            refuse_invalid_in="messages" if "messages" in data else "numbers",
+        )
+        return Response({"verdicts": VerdictSerializer(verdicts, many=True).data})
 
 
 class MessageDetailView(APIView):

@@ -447,6 +447,74 @@ class MessageCountDay(MessageCountFields):
         indexes = [models.Index(fields=["id"], condition=Q(count=0), name="msgcount_day_zero")]
 
 
+class MessageCountStatusHour(models.Model):
+    """The hour counts by (status, reason) alone, without the status list's filter dimensions: an
+    account's 30 days are about 720 hours × a few pairs, few enough for the dashboard to group into
+    the days of any zone. Folded from the same changes, by the same statement, as the hour counts."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    hour_start_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=MessageStatus)
+    reason = models.CharField(max_length=24, choices=Reason, blank=True)
+    count = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "hour_start_at", "status", "reason"], name="msgcount_status_hour_key"
+            )
+        ]
+        indexes = [
+            # The platform-wide dashboard: every account's hours of the last 30 days.
+            models.Index(fields=["hour_start_at"], name="msgcount_status_hour_time"),
+            models.Index(fields=["id"], condition=Q(count=0), name="msgcount_status_hour_zero"),
+        ]
+
+    def __str__(self) -> str:
+        hour = f"{self.hour_start_at:%Y-%m-%d %H}"
+        return f"{self.account_id} {hour} {self.status} {self.reason or '-'}: {self.count}"
+
+
+class LatencyStage(models.TextChoices):
+    HAND_OVER = "hand_over", _("Request to hand-over")
+    RECEIPT = "receipt", _("Hand-over to receipt")
+
+
+class MessageLatencyDay(models.Model):
+    """How many of an account's messages requested on one UTC day took how long at one stage, per
+    channel and template: a histogram in fixed log-spaced buckets (`delivery.latency`), so medians
+    and 95th percentiles over any set of days, channels or templates come from summed counts.
+    Recomputed from the messages for the last days by `message_latency_rollup` (periodic)."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    day_start_at = models.DateTimeField()
+    channel = models.ForeignKey(
+        Channel, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    template = models.ForeignKey(
+        Template, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    stage = models.CharField(max_length=16, choices=LatencyStage)
+    bucket = models.PositiveSmallIntegerField()
+    count = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "day_start_at", "channel", "template", "stage", "bucket"],
+                name="latency_day_key",
+            )
+        ]
+        indexes = [models.Index(fields=["day_start_at"], name="latency_day_time")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day_start_at:%Y-%m-%d} {self.stage} #{self.bucket}: {self.count}"
+
+
 class MessageEvent(models.Model):
     """One line of a message's send log."""
 

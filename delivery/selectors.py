@@ -19,6 +19,7 @@ from delivery.models import (
     MessageStatus,
     Reason,
     SmppErrorMapping,
+    Template,
 )
 from intercepts.selectors import intercept_events_for_phone, intercept_rule_get
 from replies.selectors import reply_list_for_phone, unsubscribe_list_for_phone
@@ -406,3 +407,8 @@ def _last_hand_over(*, account: Account) -> dt.datetime | None:
             if at is not None and (latest is None or at > latest):
                 latest = at
     return latest
+
+
+def template_list(*, account: Account) -> QuerySet[Template]:
+    """The account's templates, by name (what a template dropdown offers)."""
+    return Template.objects.filter(account=account).order_by("name")

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from delivery.models import Channel, InboxItem
-from delivery.services import counts, dispatch, receipts, retention
+from delivery.services import counts, dispatch, latency, receipts, retention
 from smsconsole import clock
 
 
@@ -69,3 +69,8 @@ def retention_purge() -> dict:
 @shared_task(acks_late=True)
 def message_counts_compact() -> dict:
     return counts.message_counts_compact().__dict__
+
+
+@shared_task(acks_late=True)
+def message_latency_rollup() -> dict:
+    return latency.message_latency_rollup().__dict__

@@ -4,10 +4,12 @@ from zoneinfo import ZoneInfo
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import TemplateView
+from django.views.generic import FormView, TemplateView
 
+from delivery.dashboard import stuck_receipts
 from delivery.facets import status_facets
 from delivery.filters import MessageFilter
+from delivery.forms import NumberCheckForm
 from delivery.models import MessageStatus, Reason, TemplateType
 from delivery.selectors import (
     ThreadEntry,
@@ -22,11 +24,13 @@ from delivery.selectors import (
     number_thread,
 )
 from delivery.send_log import failure_summary, requesting_notice, send_log
+from delivery.services.precheck import Verdict, numbers_check, verdict_counts
 from delivery.tables import MessageTable, status_label
 from intercepts.selectors import intercept_event_actor_label, intercept_get_for, intercept_list_for
 from replies.selectors import reply_list_for_message, unsubscribe_state_for_message
 from smsconsole import clock
-from smsconsole.csv_export import field_column, time_column
+from smsconsole.csv_export import csv_streaming_response, export_filename, field_column, time_column
+from smsconsole.exceptions import ServiceError
 from smsconsole.labels import choice_labels
 from smsconsole.phone import InvalidPhoneNumber, phone_display, phone_to_e164
 from smsconsole.views import ConsoleMixin, CsvExportView, KeysetListView
@@ -54,6 +58,7 @@ class MessageListView(KeysetListView):
             )
         context["tag_suggestions"] = message_tag_suggestions(account=self.account)
         context["channel_trouble"] = channel_trouble(account=self.account, now=clock.now())
+        context["stuck_receipts"] = stuck_receipts(account=self.account, now=clock.now())
         return context
 
 
@@ -169,3 +174,76 @@ class NumberThreadView(ConsoleMixin, TemplateView):
             is_unsubscribed=any(entry.kind == "unsubscribe" for entry in entries),
         )
         return context
+
+
+# The verdicts a check page shows; the CSV download has them all.
+VERDICTS_SHOWN = 1000
+
+
+class NumberCheckView(ConsoleMixin, FormView):
+    """Would these numbers be sent? Counts per verdict, the first verdicts, and all of them as CSV."""
+
+    template_name = "delivery/number_check.html"
+    form_class = NumberCheckForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "account": self.account}
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            verdicts = numbers_check(
+                account=self.account,
+                template_id=data["template"].pk,
+                numbers=data["all_numbers"],
+                variables=data["variables"],
+                now=clock.now(),
+            )
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+            return self.form_invalid(form)
+        if self.request.POST.get("download"):
+            return self.csv_response(verdicts, with_bom=self.request.POST["download"] == "csv-bom")
+        reasons = choice_labels(Reason)
+        return self.render_to_response(
+            self.get_context_data(
+                form=form,
+                verdict_rows=[
+                    (verdict, reasons.get(verdict.reason, "")) for verdict in verdicts[:VERDICTS_SHOWN]
+                ],
+                verdict_total=len(verdicts),
+                is_truncated=len(verdicts) > VERDICTS_SHOWN,
+                verdicts_shown=VERDICTS_SHOWN,
+                counts=[
+                    (reasons[reason] if reason else _("Would send"), count, reason or "would_send")
+                    for reason, count in verdict_counts(verdicts)
+                ],
+                checked_numbers="\n".join(data["all_numbers"]),
+                checked_variables=data["variables"],
+            )
+        )
+
+    def csv_response(self, verdicts: list[Verdict], *, with_bom: bool):
+        zone = self.account.zone
+        reasons = choice_labels(Reason)
+        yes, no = str(_("Yes")), str(_("No"))
+        columns = [
+            field_column(_("Number as given"), "number", is_untrusted_text=True),
+            field_column(_("Recipient"), "to"),
+            field_column(_("Would send"), "would_send", format=lambda is_sent: yes if is_sent else no),
+            field_column(
+                _("Reason"), "reason", format=lambda reason: reasons.get(reason, "") if reason else ""
+            ),
+            field_column(_("Reason code"), "reason", format=lambda reason: reason or ""),
+            field_column(f"{_('Blocked until')} ({zone.key})", "until"),
+            field_column(_("Detail"), "problem", is_untrusted_text=True),
+        ]
+        return csv_streaming_response(
+            (vars(verdict) for verdict in verdicts),
+            columns=columns,
+            zone=zone,
+            filename=export_filename(
+                export_name="number-check", account_slug=self.account.slug, at=clock.now(), zone=zone
+            ),
+            with_bom=with_bom,
+        )

@@ -107,7 +107,6 @@ INSTALLED_APPS = [
     "delivery",
     "intercepts",
     "replies",
-    "callbacks",
     "benchmarks",
 ]
 

@@ -190,6 +190,19 @@ def business_valid(case, world) -> None:
             # OpenAPI 3.0 has no propertyNames: the 64-character limit on names is in words only.
             if isinstance(recipient.get("vars"), dict):
                 recipient["vars"] = {name: v for name, v in recipient["vars"].items() if len(name) <= 64}
+    elif path == "/api/v1/messages/check":
+        body["template"] = world["template"].pk
+        # Exactly one of numbers and messages (a rule the schema states in words only).
+        if "numbers" in body or "messages" not in body:
+            body.pop("messages", None)
+            count = len(body.get("numbers") or [0])
+            body["numbers"] = [PHONES[index % len(PHONES)] for index in range(count)]
+        for index, recipient in enumerate(body.get("messages") or []):
+            recipient["to"] = PHONES[index % len(PHONES)]
+        for variables in [body.get("vars"), *(r.get("vars") for r in body.get("messages") or [])]:
+            if isinstance(variables, dict):
+                for name in [name for name in variables if len(name) > 64]:
+                    del variables[name]
     elif path.endswith("/receipts") and isinstance(body.get("receipts"), list):
         body["receipts"] = [_valid_receipt(item) for item in body["receipts"]]
     elif path.endswith("/replies") and isinstance(body.get("replies"), list):

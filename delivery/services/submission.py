@@ -70,9 +70,7 @@ def messages_submit(
     now = clock.now()
     rows = []
     for phone, recipient in zip(phones, recipients, strict=True):
-        variables = {name: str(value) for name, value in (recipient.get("vars") or {}).items()}
-        content = render(template.body, variables).content
-        rows.append((phone, variables, content, segment_count(content)))
+        rows.append((phone, *recipient_content(template=template, vars=recipient.get("vars"))))
     requested = {"sms_user": sms_user.name, "template": template.name, "tag": tag}
     with transaction.atomic():
         messages = _messages_store(
@@ -92,6 +90,15 @@ def messages_submit(
         # the client answers by submitting again.
         transaction.on_commit(lambda: _queue_dispatch(message_ids), robust=True)
     return messages
+
+
+def recipient_content(*, template: Template, vars: dict | None) -> tuple[dict[str, str], str, int]:
+    """A recipient's variables as a message stores them (text), the content they render, its segments.
+
+    The pre-send check (delivery.services.precheck) builds its unsaved messages with this too."""
+    variables = {name: str(value) for name, value in (vars or {}).items()}
+    content = render(template.body, variables).content
+    return variables, content, segment_count(content)
 
 
 # The columns a submitted message is stored with, in the order _messages_store writes them.

@@ -240,3 +240,21 @@ def test_the_triggers_that_keep_the_counts_exist(db):
         "delivery_message_count_update",
         "delivery_message_count_delete",
     }
+
+
+@pytest.mark.postgresql  # VACUUM
+@pytest.mark.django_db(transaction=True)
+def test_folding_leaves_no_dead_rows_under_the_counts(account):
+    MessageFactory.create_batch(3, account=account)
+    Message.objects.filter(account=account).update(status=MessageStatus.AWAITING_RECEIPT)
+
+    message_counts_compact()
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT n_dead_tup, last_vacuum IS NOT NULL FROM pg_stat_user_tables"
+            " WHERE relname = 'delivery_messagecountchange'"
+        )
+        dead, vacuumed = cursor.fetchone()
+    assert vacuumed and dead == 0
+    assert rollup_counts(account) == {(MessageStatus.AWAITING_RECEIPT, ""): 3}

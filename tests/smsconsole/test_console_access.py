@@ -55,6 +55,8 @@ def test_the_console_urls_include_every_page_named_by_an_id_or_a_number():
     for name, kwargs in [
         ("delivery:message-detail", {"message_id": 1}),
         ("delivery:number-thread", {"phone": PHONE}),
+        ("delivery:number-check", {}),
+        ("delivery:dashboard", {}),
         ("intercepts:intercept-detail", {"intercept_id": 1}),
         ("intercepts:intercept-delete", {"intercept_id": 1}),
         ("exports:export-list", {}),

@@ -33,6 +33,7 @@ def test_the_embedded_beat_dispatches_a_message_whose_retry_is_due(account, sms_
         "ingest-pending-inbox",
         "retry-early-receipts",
         "compact-message-counts",
+        "roll-up-message-latency",
         "expire-intercepts",
         "purge-idempotency-keys",
         "purge-export-jobs",
