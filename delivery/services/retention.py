@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from delivery.models import EarlyReceipt, InboxItem, Message
+from delivery.models import EarlyReceipt, InboxItem, Message, MessageEvent
 from replies.models import Reply
 from smsconsole import clock
 from smsconsole.models import Account
 
-PURGE_BATCH_SIZE = 5000
+# Rows a statement deletes at most. At 5 M messages, the oldest day's rows are cold: about 70 µs
+# each (docs/benchmarks.md, bench_report's retention), so 1,000 keep a statement near 70 ms.
+PURGE_BATCH_SIZE = 1000
 
 
 @dataclass
@@ -31,7 +33,9 @@ def retention_purge(*, days: int | None = None, batch_size: int = PURGE_BATCH_SI
     for account_id in Account.objects.values_list("id", flat=True):
         # Per account, so each batch is a range of the (account, requested_at) index.
         report.messages += _purge(
-            Message.objects.filter(account_id=account_id, requested_at__lt=cutoff), batch_size
+            Message.objects.filter(account_id=account_id, requested_at__lt=cutoff),
+            batch_size,
+            before_each=_send_logs_delete,
         )
     report.replies = _purge(Reply.objects.filter(received_at__lt=cutoff), batch_size)
     report.inbox_items = _purge(InboxItem.objects.filter(processed_at__lt=cutoff), batch_size)
@@ -39,7 +43,7 @@ def retention_purge(*, days: int | None = None, batch_size: int = PURGE_BATCH_SI
     return report
 
 
-def _purge(queryset, batch_size: int) -> int:
+def _purge(queryset, batch_size: int, *, before_each=None) -> int:
     model = queryset.model
     total = 0
     while True:
@@ -47,5 +51,19 @@ def _purge(queryset, batch_size: int) -> int:
         if not ids:
             return total
         with transaction.atomic():
-            # Cascades (a message's send log) go with it; soft references are left to dangle.
+            if before_each is not None:
+                before_each(ids, batch_size)
+            # Cascades go with it; soft references are left to dangle.
             total += model.objects.filter(pk__in=ids).delete()[1].get(model._meta.label, 0)
+
+
+def _send_logs_delete(message_ids: list[int], batch_size: int) -> None:
+    # A message has four or more log lines, written at different times, so on pages of their own:
+    # deleted with their messages, 5,000 messages' lines took one statement 1.5 s at 5 M messages.
+    # At most `batch_size` lines a statement keeps each short.
+    events = MessageEvent.objects.filter(message_id__in=message_ids)
+    while True:
+        chunk = list(events.values_list("pk", flat=True)[:batch_size])
+        if not chunk:
+            return
+        MessageEvent.objects.filter(pk__in=chunk).delete()
