@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("delivery.api_urls")),
     path("", include("intercepts.api_urls")),
     path("", include("replies.api_urls")),
+    path("", include("callbacks.api_urls")),
     path(
         "schema", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"
     ),

@@ -22,6 +22,8 @@ app.conf.beat_schedule = {
     "compact-message-counts": {"task": "delivery.tasks.message_counts_compact", "schedule": 60.0},
     # Recompute the dashboard's latency histograms of the last two days from the messages.
     "roll-up-message-latency": {"task": "delivery.tasks.message_latency_rollup", "schedule": 600.0},
+    # POST due status callbacks to customers' endpoints (each endpoint leased to one worker at a time).
+    "deliver-callbacks": {"task": "callbacks.tasks.callbacks_deliver", "schedule": 10.0},
     # Tidy expired intercepts away; blocking compares with the clock and never waits for this.
     "expire-intercepts": {"task": "intercepts.tasks.intercepts_expire", "schedule": 300.0},
     # Forget send API idempotency keys past their 24 hours; lookups ignore old keys meanwhile.

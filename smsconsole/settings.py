@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "delivery",
     "intercepts",
     "replies",
+    "callbacks",
     "benchmarks",
 ]
 

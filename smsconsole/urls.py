@@ -11,6 +11,7 @@ urlpatterns = [
     path("replies/", include("replies.urls")),
     path("unsubscribes/", include("replies.unsubscribe_urls")),
     path("exports/", include("smsconsole.export_urls")),
+    path("settings/callbacks/", include("callbacks.urls")),
     path("account/switch/", console_views.account_switch, name="account-switch"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -154,3 +154,26 @@ def pytest_runtest_makereport(item, call):
             f"{reason}"
         )
     return report
+
+
+# --- callbacks ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def receiver():
+    """A customer's callback endpoint on 127.0.0.1: records every request, answers as told.
+
+    `receiver.answers` is a list consumed one per request: an HTTP status, ("sleep", seconds) to
+    answer 200 only after that long (a timeout), or ("drip", seconds) to dribble a byte every 0.1 s
+    for that long; once empty, every request gets 200."""
+    from tests.callbacks.receiver import Receiver
+
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def allow_private_callbacks(settings):
+    """The local receiver is on loopback over http, as development allows."""
+    settings.SMS_CALLBACK_ALLOW_PRIVATE = True
+    settings.SMS_CALLBACK_TIMEOUT_SECONDS = 1.0

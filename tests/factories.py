@@ -208,3 +208,15 @@ class UnsubscribeKeywordFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ["word"]
 
     word = factory.Sequence(lambda n: f"QUIT{n}")
+
+
+class CallbackEndpointFactory(factory.django.DjangoModelFactory):
+    """Saved as is: the URL checks run in `endpoint_save`, which the API and settings tests go through."""
+
+    class Meta:
+        model = "callbacks.CallbackEndpoint"
+
+    account = factory.SubFactory(AccountFactory)
+    url = "http://127.0.0.1:9/callbacks"
+    created_at = factory.LazyFunction(timezone.now)
+    updated_at = factory.LazyFunction(timezone.now)

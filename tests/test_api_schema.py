@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.adapter.parameters import ParameterLocation
 from delivery.channels.base import signed_headers
 from delivery.models import STATUS_REASONS, Channel, MessageStatus
 from tests.factories import (
+    CallbackEndpointFactory,
     InterceptFactory,
     MessageEventFactory,
     MessageFactory,
@@ -100,6 +101,9 @@ def world(account, sms_user, simulator, settings):
     intercept = InterceptFactory(account=account)
     ReplyFactory(account=account, message=None, template=None)
     ReplyFactory(account=account, message=delivered, template=template)
+    # A callback URL on loopback, as development allows (PUT puts CALLBACK_URL; DELETE removes it).
+    settings.SMS_CALLBACK_ALLOW_PRIVATE = True
+    CallbackEndpointFactory(account=account, url=CALLBACK_URL)
     return {
         "sms_user": sms_user,
         "template": template,
@@ -111,6 +115,7 @@ def world(account, sms_user, simulator, settings):
 
 SMPP_DATE = re.compile(r"((?:submit|done) date:)([0-9]{10}(?:[0-9]{2})?)(?![0-9])")
 PHONES = ["+819011112222", "090-3333-4444", "+81 80 5555 6666"]
+CALLBACK_URL = "http://127.0.0.1:9/callbacks"
 
 
 def _is_positive(case, location) -> bool:
@@ -203,6 +208,8 @@ def business_valid(case, world) -> None:
             if isinstance(variables, dict):
                 for name in [name for name in variables if len(name) > 64]:
                     del variables[name]
+    elif path == "/api/v1/callback":
+        body["url"] = CALLBACK_URL  # one that resolves to an address the platform may call
     elif path.endswith("/receipts") and isinstance(body.get("receipts"), list):
         body["receipts"] = [_valid_receipt(item) for item in body["receipts"]]
     elif path.endswith("/replies") and isinstance(body.get("replies"), list):

@@ -41,6 +41,7 @@ def every_console_url() -> list[str]:
             "intercepts",
             "replies",
             "exports",
+            "callbacks",
         ):
             continue
         for pattern in top.url_patterns:
@@ -62,6 +63,9 @@ def test_the_console_urls_include_every_page_named_by_an_id_or_a_number():
         ("exports:export-list", {}),
         ("exports:export-detail", {"job_id": 1}),
         ("exports:export-download", {"job_id": 1}),
+        ("callbacks:endpoint-settings", {}),
+        ("callbacks:attempt-list", {}),
+        ("callbacks:event-replay", {"event_id": 1}),
     ]:
         assert reverse(name, kwargs=kwargs) in urls
     assert set(CONSOLE_URLS) <= set(urls)

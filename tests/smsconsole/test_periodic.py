@@ -34,6 +34,7 @@ def test_the_embedded_beat_dispatches_a_message_whose_retry_is_due(account, sms_
         "retry-early-receipts",
         "compact-message-counts",
         "roll-up-message-latency",
+        "deliver-callbacks",
         "expire-intercepts",
         "purge-idempotency-keys",
         "purge-export-jobs",
