@@ -117,6 +117,14 @@ class MessageFilter(AccountFilterSet):
             "requested_to": cleaned.get("requested_to"),
         }
 
+    def matches_count(self, row: dict) -> bool:
+        """Whether a row of message_status_counts is one of the messages this filter lists."""
+        status = self.form.cleaned_data.get("status")
+        reason = self.form.cleaned_data.get("reason")
+        if reason:
+            return row["reason"] == reason and (not status or row["status"] == status)
+        return not status or row["status"] == status
+
     def facet_queryset(self):
         """Everything the current filter matches except its status and reason: the counts' base."""
         return self.filter_queryset(self.queryset.all(), skip=("status",))

@@ -409,3 +409,26 @@ def test_the_job_keeps_the_period_it_was_asked_for_however_long_it_waits(
         status_header = gettext("Status")
     header = download(operator_client, job).decode().splitlines()[0].split(",")
     assert status_header in header and status_header != "Status"
+
+
+@pytest.mark.parametrize(
+    "query, is_job",
+    [
+        ({}, True),  # 4 messages: more than 2
+        ({"status": "delivered"}, True),  # 3
+        ({"status": "send_failed"}, False),  # 1: streamed
+        ({"reason": "busy"}, False),  # 1, its status named by the reason
+        ({"status": "delivered", "tag": "b"}, False),  # 1
+    ],
+)
+def test_the_status_export_is_sized_by_the_filter_it_lists(
+    operator_client, account, small_threshold, query, is_job
+):
+    messages(account, 2, status="delivered", tag="a")
+    messages(account, 1, status="delivered", tag="b")
+    messages(account, 1, status="send_failed", reason="busy", return_code=530)
+
+    response = operator_client.get(reverse("delivery:message-export"), query)
+
+    assert isinstance(response, StreamingHttpResponse) is not is_job
+    assert ExportJob.objects.filter(account=account).exists() is is_job
