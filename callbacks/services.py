@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from callbacks import addresses
@@ -196,7 +197,15 @@ class DeliveryReport:
 def callbacks_deliver(
     *, account_id: int | None = None, run_seconds: float = DELIVER_RUN_SECONDS
 ) -> DeliveryReport:
-    """POST due events to their endpoints (of one account, if given) for up to `run_seconds`."""
+    """POST due events to their endpoints (of one account, if given) for up to `run_seconds`.
+
+    The errors it logs are written in English, whatever language the worker runs in (the send
+    log's failure details are English too): a worker has no reader whose language it could use."""
+    with translation.override("en"):
+        return _callbacks_deliver(account_id=account_id, run_seconds=run_seconds)
+
+
+def _callbacks_deliver(*, account_id: int | None, run_seconds: float) -> DeliveryReport:
     report = DeliveryReport()
     deadline = time.monotonic() + run_seconds
     tried: set[int] = set()

@@ -5,7 +5,7 @@ import datetime as dt
 import time
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from callbacks.models import AttemptOutcome, CallbackAttempt, CallbackEndpoint, CallbackEvent, EventState
 from callbacks.services import callbacks_deliver
@@ -121,6 +121,20 @@ def test_a_timeout_is_a_failure_and_the_log_says_so(endpoint, receiver, account,
     assert attempt.outcome == AttemptOutcome.FAILED and attempt.response_code is None
     assert "Timed out" in attempt.error
     assert CallbackEvent.objects.get().state == EventState.PENDING
+
+
+@pytest.mark.django_db
+def test_the_log_is_written_in_english_whatever_language_the_worker_runs_in(
+    endpoint, receiver, account, settings
+):
+    settings.SMS_CALLBACK_TIMEOUT_SECONDS = 0.3
+    change_status(MessageFactory(account=account), MessageStatus.DELIVERED)
+    receiver.answers = [("sleep", 1.0)]
+
+    with translation.override("ja"):  # a worker's default language
+        callbacks_deliver()
+
+    assert CallbackAttempt.objects.get().error == "Timed out after 0.3 s."
 
 
 @pytest.mark.django_db
