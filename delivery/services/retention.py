@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from delivery.models import EarlyReceipt, InboxItem, Message, MessageEvent
 from replies.models import Reply
@@ -34,22 +35,38 @@ def retention_purge(*, days: int | None = None, batch_size: int = PURGE_BATCH_SI
         # Per account, so each batch is a range of the (account, requested_at) index.
         report.messages += _purge(
             Message.objects.filter(account_id=account_id, requested_at__lt=cutoff),
+            "requested_at",
             batch_size,
             before_each=_send_logs_delete,
         )
-    report.replies = _purge(Reply.objects.filter(received_at__lt=cutoff), batch_size)
-    report.inbox_items = _purge(InboxItem.objects.filter(processed_at__lt=cutoff), batch_size)
-    report.early_receipts = _purge(EarlyReceipt.objects.filter(received_at__lt=cutoff), batch_size)
+    report.replies = _purge(Reply.objects.filter(received_at__lt=cutoff), "received_at", batch_size)
+    report.inbox_items = _purge(InboxItem.objects.filter(processed_at__lt=cutoff), "processed_at", batch_size)
+    report.early_receipts = _purge(
+        EarlyReceipt.objects.filter(received_at__lt=cutoff), "received_at", batch_size
+    )
     return report
 
 
-def _purge(queryset, batch_size: int, *, before_each=None) -> int:
+def _purge(queryset, time_field: str, batch_size: int, *, before_each=None) -> int:
+    """Delete `queryset` oldest first, `batch_size` rows a transaction.
+
+    Each batch starts after the last one (keyset on time and id): the rows just deleted stay in
+    the index until a VACUUM, and a scan from the start of the range would walk over all of them
+    again for every batch."""
     model = queryset.model
-    total = 0
+    ordered = queryset.order_by(time_field, "id")
+    total, last = 0, None
     while True:
-        ids = list(queryset.values_list("id", flat=True)[:batch_size])
-        if not ids:
+        batch = ordered
+        if last is not None:
+            at, pk = last
+            later = Q(**{f"{time_field}__gt": at}) | Q(pk__gt=pk)
+            batch = batch.filter(Q(**{f"{time_field}__gte": at}) & later)
+        rows = list(batch.values_list(time_field, "id")[:batch_size])
+        if not rows:
             return total
+        last = rows[-1]
+        ids = [pk for _, pk in rows]
         with transaction.atomic():
             if before_each is not None:
                 before_each(ids, batch_size)
@@ -60,10 +77,14 @@ def _purge(queryset, batch_size: int, *, before_each=None) -> int:
 def _send_logs_delete(message_ids: list[int], batch_size: int) -> None:
     # A message has four or more log lines, written at different times, so on pages of their own:
     # deleted with their messages, 5,000 messages' lines took one statement 1.5 s at 5 M messages.
-    # At most `batch_size` lines a statement keeps each short.
-    events = MessageEvent.objects.filter(message_id__in=message_ids)
-    while True:
-        chunk = list(events.values_list("pk", flat=True)[:batch_size])
-        if not chunk:
-            return
-        MessageEvent.objects.filter(pk__in=chunk).delete()
+    # At most half of `batch_size` lines a statement keeps each short (under 100 ms, cold).
+    # Looked up a quarter of the messages at a time: about `batch_size` lines, read from the index.
+    step = max(batch_size // 4, 1)
+    for start in range(0, len(message_ids), step):
+        event_ids = list(
+            MessageEvent.objects.filter(message_id__in=message_ids[start : start + step]).values_list(
+                "pk", flat=True
+            )
+        )
+        for first in range(0, len(event_ids), step * 2):  # lines are wider than their index entries
+            MessageEvent.objects.filter(pk__in=event_ids[first : first + step * 2]).delete()
