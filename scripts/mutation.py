@@ -156,7 +156,7 @@ ALWAYS_EXCLUDED = [
 ]
 
 # Apps and files the suite needs beside the Python packages.
-SOURCE_PATHS = ["smsconsole", "delivery", "intercepts", "replies", "benchmarks"]
+SOURCE_PATHS = ["smsconsole", "delivery", "intercepts", "replies", "callbacks", "benchmarks"]
 ALSO_COPY = ["templates", "locale", "static", "deploy", "manage.py", f"{PLUGIN}.py"]
 
 KILLED, SURVIVED, TIMEOUT, NO_TESTS = "killed", "survived", "timeout", "no tests"
