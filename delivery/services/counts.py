@@ -18,6 +18,8 @@ CONFLICT_KEY = f"({DIMENSIONS.replace('account_id, ', 'account_id, {period}, ')}
 # The dashboard's narrower hour counts (MessageCountStatusHour): the same changes, by status and
 # reason alone.
 STATUS_HOUR_KEY = "(account_id, hour_start_at, status, reason)"
+# And by day: the status list's counts without a filter dimension (MessageCountStatusDay).
+STATUS_DAY_KEY = "(account_id, day_start_at, status, reason)"
 # Changes folded per transaction: a backlog (after a bulk load) is folded in short transactions.
 COMPACT_BATCH = 50_000
 
@@ -44,6 +46,13 @@ WITH moved AS (
     ON CONFLICT {CONFLICT_KEY.format(period="day_start_at")}
     DO UPDATE SET count = delivery_messagecountday.count + EXCLUDED.count
     RETURNING 1
+), status_days AS (
+    INSERT INTO delivery_messagecountstatusday (account_id, day_start_at, status, reason, count)
+    SELECT account_id, date_trunc('day', hour_start_at, 'UTC'), status, reason, sum(count) FROM summed
+    GROUP BY 1, 2, 3, 4 HAVING sum(count) <> 0 ORDER BY 1, 2, 3, 4
+    ON CONFLICT {STATUS_DAY_KEY}
+    DO UPDATE SET count = delivery_messagecountstatusday.count + EXCLUDED.count
+    RETURNING 1
 ), status_hours AS (
     INSERT INTO delivery_messagecountstatushour (account_id, hour_start_at, status, reason, count)
     SELECT account_id, hour_start_at, status, reason, sum(count) FROM summed
@@ -53,7 +62,7 @@ WITH moved AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM hours), (SELECT count(*) FROM days),
-    (SELECT count(*) FROM status_hours)
+    (SELECT count(*) FROM status_hours), (SELECT count(*) FROM status_days)
 """
 
 # SQLite: the first write takes the database's only write lock until commit, so the statements
@@ -76,6 +85,12 @@ SQLITE_FOLD = [
     GROUP BY 1, 2, 3, 4 HAVING sum(count) <> 0
     ON CONFLICT {STATUS_HOUR_KEY}
     DO UPDATE SET count = delivery_messagecountstatushour.count + excluded.count""",
+    f"""INSERT INTO delivery_messagecountstatusday (account_id, day_start_at, status, reason, count)
+    SELECT account_id, substr(hour_start_at, 1, 10) || ' 00:00:00', status, reason, sum(count)
+    FROM delivery_messagecountchange WHERE id <= %s
+    GROUP BY 1, 2, 3, 4 HAVING sum(count) <> 0
+    ON CONFLICT {STATUS_DAY_KEY}
+    DO UPDATE SET count = delivery_messagecountstatusday.count + excluded.count""",
     "DELETE FROM delivery_messagecountchange WHERE id <= %s",
 ]
 
@@ -84,6 +99,7 @@ DROP_ZEROS = [
     "DELETE FROM delivery_messagecounthour WHERE count = 0",
     "DELETE FROM delivery_messagecountday WHERE count = 0",
     "DELETE FROM delivery_messagecountstatushour WHERE count = 0",
+    "DELETE FROM delivery_messagecountstatusday WHERE count = 0",
 ]
 
 
@@ -121,6 +137,7 @@ ROLLUP_TABLES = (
     "delivery_messagecounthour",
     "delivery_messagecountday",
     "delivery_messagecountstatushour",
+    "delivery_messagecountstatusday",
 )
 
 

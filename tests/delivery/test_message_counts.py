@@ -258,3 +258,19 @@ def test_folding_leaves_no_dead_rows_under_the_counts(account):
         dead, vacuumed = cursor.fetchone()
     assert vacuumed and dead == 0
     assert rollup_counts(account) == {(MessageStatus.AWAITING_RECEIPT, ""): 3}
+
+
+@pytest.mark.django_db
+def test_the_rollups_by_status_alone_equal_the_full_ones(account, mixed_messages):
+    from django.db.models import Sum
+
+    from delivery.models import MessageCountStatusDay, MessageCountStatusHour
+
+    message_counts_compact()
+
+    def by_status(model, period):
+        rows = model.objects.values(period, "status", "reason").annotate(n=Sum("count"))
+        return {(row[period], row["status"], row["reason"]): row["n"] for row in rows if row["n"]}
+
+    assert by_status(MessageCountStatusDay, "day_start_at") == by_status(MessageCountDay, "day_start_at")
+    assert by_status(MessageCountStatusHour, "hour_start_at") == by_status(MessageCountHour, "hour_start_at")
