@@ -540,6 +540,10 @@ class MessageLatencyDay(models.Model):
         return f"{self.account_id} {self.day_start_at:%Y-%m-%d} {self.stage} #{self.bucket}: {self.count}"
 
 
+# A send-log line as the hot paths write it (smsconsole.bulk.rows_insert): (message id, at, kind, detail).
+EVENT_ROW_FIELDS = ("message", "at", "kind", "detail")
+
+
 class MessageEvent(models.Model):
     """One line of a message's send log."""
 

@@ -22,6 +22,7 @@ from delivery.channels.base import ReceiptItem
 from delivery.channels.payloads import PayloadError, parse_receipts_json, parse_replies_json
 from delivery.channels.smpp import INTERMEDIATE_STATS, SmppReceipt, parse_dlr_text
 from delivery.models import (
+    EVENT_ROW_FIELDS,
     FINAL_STATUSES,
     Channel,
     EarlyReceipt,
@@ -256,8 +257,6 @@ FAILURE_MESSAGE_FIELDS = (
     "id", "account_id", "phone", "status", "reason", "return_code", "failure_detail", "receipt_at",
     "updated_at", "next_attempt_at",
 )  # fmt: skip
-# The send log's rows as receipts write them: (message id, at, kind, detail).
-EVENT_FIELDS = ("message", "at", "kind", "detail")
 
 
 @dataclass
@@ -325,7 +324,7 @@ def receipts_apply(*, channel: Channel, receipts: list[ReceiptItem], now: dt.dat
                 message.updated_at = now
                 delivered[message.pk] = message
 
-    rows_insert(MessageEvent, EVENT_FIELDS, events)
+    rows_insert(MessageEvent, EVENT_ROW_FIELDS, events)
     rows_update(
         list(delivered.values()),
         ["status", "receipt_at", "updated_at"],

@@ -16,7 +16,10 @@ from smsconsole.models import Account
 
 
 class StatementTimer:
-    def __init__(self):
+    """Times each statement run through it (`connection.execute_wrapper(timer)`): DELETEs only, or all."""
+
+    def __init__(self, *, deletes_only: bool = True):
+        self.deletes_only = deletes_only
         self.durations: list[float] = []
 
     def __call__(self, execute, sql, params, many, context):
@@ -24,7 +27,7 @@ class StatementTimer:
         try:
             return execute(sql, params, many, context)
         finally:
-            if sql.lstrip().upper().startswith("DELETE"):
+            if not self.deletes_only or sql.lstrip().upper().startswith("DELETE"):
                 self.durations.append(time.perf_counter() - start)
 
 

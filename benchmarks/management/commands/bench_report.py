@@ -429,23 +429,16 @@ class Command(BaseCommand):
         if not oldest:
             return
         cutoff = oldest[0] + dt.timedelta(days=1)
-        durations = []
-
-        def timed(execute, sql, params, many, context):
-            started = time.perf_counter()
-            try:
-                return execute(sql, params, many, context)
-            finally:
-                durations.append(time.perf_counter() - started)
+        timer = StatementTimer(deletes_only=False)  # the batches' reads are statements too
 
         with rolled_back():
             events = MessageEvent.objects.filter(message__requested_at__lt=cutoff).count()
             with clock.frozen(cutoff + dt.timedelta(days=settings.SMS_RETENTION_DAYS)):
                 started = time.perf_counter()
-                with connection.execute_wrapper(timed):
+                with connection.execute_wrapper(timer):
                     report = retention.retention_purge()
                 seconds = time.perf_counter() - started
-        statements_ms = [d * 1000 for d in durations]
+        statements_ms = [d * 1000 for d in timer.durations]
         self._emit(
             "retention", "s", seconds, None, nearest_rank(statements_ms, 95),
             f"{report.messages:,} messages (with {events:,} send-log rows) and {report.replies:,} replies "

@@ -9,14 +9,11 @@ import logging
 
 from django.conf import settings
 
-from delivery.models import Channel, Message, MessageEvent, MessageStatus, Reason
+from delivery.models import EVENT_ROW_FIELDS, Channel, Message, MessageEvent, MessageStatus, Reason
 from delivery.services.dispatch.report import DispatchReport, retry_delay
 from smsconsole.bulk import rows_insert, rows_update
 
 logger = logging.getLogger("delivery.services.dispatch")
-
-# The send log's rows as dispatch writes them: (message id, at, kind, detail).
-EVENT_FIELDS = ("message", "at", "kind", "detail")
 
 UNUSABLE_ID_ERROR = (
     "accepted with an id that cannot be used (missing, too long, given twice or already in use); "
@@ -62,7 +59,7 @@ def handed_record(
     # Rows, not model instances, and one COPY on PostgreSQL: the send log is written on every hand-over.
     rows_insert(
         MessageEvent,
-        EVENT_FIELDS,
+        EVENT_ROW_FIELDS,
         [
             (
                 message.pk,

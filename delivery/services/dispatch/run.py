@@ -7,7 +7,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import transaction
 
-from delivery.models import Message, MessageEvent, MessageStatus
+from delivery.models import EVENT_ROW_FIELDS, Message, MessageEvent, MessageStatus
 from delivery.services.dispatch.checks import SendChecks, check_failures_record
 from delivery.services.dispatch.claim import (
     LEASE_MARGIN_SECONDS,
@@ -17,7 +17,6 @@ from delivery.services.dispatch.claim import (
     messages_claim,
 )
 from delivery.services.dispatch.handover import batch_hand_over
-from delivery.services.dispatch.outcomes import EVENT_FIELDS
 from delivery.services.dispatch.report import DispatchReport
 from smsconsole import clock
 from smsconsole.bulk import rows_insert
@@ -103,7 +102,7 @@ def _check_and_hand_over(messages: list[Message], *, now: dt.datetime, claimed_a
         check_failures_record(failed, now=now)
         rows_insert(
             MessageEvent,
-            EVENT_FIELDS,
+            EVENT_ROW_FIELDS,
             [(message.pk, now, MessageEvent.Kind.CHECKS_PASSED, {}) for message, _ in passed],
         )
     report.processing_failed = len(failed)
