@@ -447,18 +447,35 @@ class MessageCountDay(MessageCountFields):
         indexes = [models.Index(fields=["id"], condition=Q(count=0), name="msgcount_day_zero")]
 
 
-class MessageCountStatusHour(models.Model):
-    """The hour counts by (status, reason) alone, without the status list's filter dimensions: an
-    account's 30 days are about 720 hours × a few pairs, few enough for the dashboard to group into
-    the days of any zone. Folded from the same changes, by the same statement, as the hour counts."""
+class MessageCountByStatusFields(models.Model):
+    """Counts of an account's messages by (status, reason) alone, per period (the subclass's
+    `period_field`): without the status list's filter dimensions, few rows per period."""
+
+    period_field = ""
+    period_format = ""
 
     account = models.ForeignKey(
         Account, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
-    hour_start_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=MessageStatus)
     reason = models.CharField(max_length=24, choices=Reason, blank=True)
     count = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        period = format(getattr(self, self.period_field), self.period_format)
+        return f"{self.account_id} {period} {self.status} {self.reason or '-'}: {self.count}"
+
+
+class MessageCountStatusHour(MessageCountByStatusFields):
+    """The hour counts by (status, reason): an account's 30 days are about 720 hours × a few pairs,
+    few enough for the dashboard to group into the days of any zone. Folded from the same changes,
+    by the same statement, as the hour counts."""
+
+    period_field, period_format = "hour_start_at", "%Y-%m-%d %H"
+    hour_start_at = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -472,22 +489,13 @@ class MessageCountStatusHour(models.Model):
             models.Index(fields=["id"], condition=Q(count=0), name="msgcount_status_hour_zero"),
         ]
 
-    def __str__(self) -> str:
-        hour = f"{self.hour_start_at:%Y-%m-%d %H}"
-        return f"{self.account_id} {hour} {self.status} {self.reason or '-'}: {self.count}"
 
+class MessageCountStatusDay(MessageCountByStatusFields):
+    """The day counts by (status, reason): an unfiltered 30-day count reads about 600 rows (days ×
+    pairs) instead of every combination of the filter dimensions. Folded with the others."""
 
-class MessageCountStatusDay(models.Model):
-    """The day counts by (status, reason) alone: an unfiltered 30-day count reads about 600 rows
-    (days × pairs) instead of every combination of the filter dimensions. Folded with the others."""
-
-    account = models.ForeignKey(
-        Account, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
-    )
+    period_field, period_format = "day_start_at", "%Y-%m-%d"
     day_start_at = models.DateTimeField()
-    status = models.CharField(max_length=20, choices=MessageStatus)
-    reason = models.CharField(max_length=24, choices=Reason, blank=True)
-    count = models.BigIntegerField()
 
     class Meta:
         constraints = [
@@ -496,10 +504,6 @@ class MessageCountStatusDay(models.Model):
             )
         ]
         indexes = [models.Index(fields=["id"], condition=Q(count=0), name="msgcount_status_day_zero")]
-
-    def __str__(self) -> str:
-        day = f"{self.day_start_at:%Y-%m-%d}"
-        return f"{self.account_id} {day} {self.status} {self.reason or '-'}: {self.count}"
 
 
 class LatencyStage(models.TextChoices):
