@@ -55,6 +55,16 @@ class KeysetPage:
         return len(self.object_list)
 
 
+def keyset_after(time_field: str, at: dt.datetime, pk: int, *, newest_first: bool) -> Q:
+    """The rows after (`at`, `pk`) in (time, id) order, newest or oldest first."""
+    # Spelled as `t <= T AND (t < T OR id < I)` rather than a row comparison: the first term
+    # is an index range bound on every database, the second narrows within equal times.
+    t = time_field
+    if newest_first:
+        return Q(**{f"{t}__lte": at}) & (Q(**{f"{t}__lt": at}) | Q(pk__lt=pk))
+    return Q(**{f"{t}__gte": at}) & (Q(**{f"{t}__gt": at}) | Q(pk__gt=pk))
+
+
 class KeysetPaginator:
     """Pages through `queryset` ordered by (`time_field`, id), newest first unless `descending=False`.
 
@@ -117,12 +127,7 @@ class KeysetPaginator:
         return self.queryset.order_by(f"{prefix}{self.time_field}", f"{prefix}pk")
 
     def _after(self, at: dt.datetime, pk: int, *, newest_first: bool) -> Q:
-        # Spelled as `t <= T AND (t < T OR id < I)` rather than a row comparison: the first term
-        # is an index range bound on every database, the second narrows within equal times.
-        t = self.time_field
-        if newest_first:
-            return Q(**{f"{t}__lte": at}) & (Q(**{f"{t}__lt": at}) | Q(pk__lt=pk))
-        return Q(**{f"{t}__gte": at}) & (Q(**{f"{t}__gt": at}) | Q(pk__gt=pk))
+        return keyset_after(self.time_field, at, pk, newest_first=newest_first)
 
     def page(self, cursor: str | None = None) -> KeysetPage:
         """The page a cursor points at; no cursor (or an empty one) is the first page."""

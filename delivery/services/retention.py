@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 
 from delivery.models import EarlyReceipt, InboxItem, Message, MessageEvent
 from replies.models import Reply
 from smsconsole import clock
 from smsconsole.models import Account
+from smsconsole.pagination import keyset_after
 
 # Rows a statement deletes at most. At 5 M messages, the oldest day's rows are cold: about 70 µs
 # each (docs/benchmarks.md, bench_report's retention), so 1,000 keep a statement near 70 ms.
@@ -59,9 +59,7 @@ def _purge(queryset, time_field: str, batch_size: int, *, before_each=None) -> i
     while True:
         batch = ordered
         if last is not None:
-            at, pk = last
-            later = Q(**{f"{time_field}__gt": at}) | Q(pk__gt=pk)
-            batch = batch.filter(Q(**{f"{time_field}__gte": at}) & later)
+            batch = batch.filter(keyset_after(time_field, *last, newest_first=False))
         rows = list(batch.values_list(time_field, "id")[:batch_size])
         if not rows:
             return total
