@@ -160,3 +160,50 @@ def test_each_batch_is_its_own_short_delete(account, simulator):
             q["sql"] for q in queries.captured_queries if q["sql"].startswith(f'DELETE FROM "{table}"')
         ]
         assert len(deletes) == 2, (table, deletes)  # 2 rows, then 1
+
+
+def test_messages_created_out_of_time_order_are_all_purged(account):
+    """Batches follow time, then id: a backfilled old message (a high id, an early time) is not skipped."""
+    days_ago = [31, 40, 33, 45, 32, 38, 50]  # ids rise while the times jump back and forth
+    for days in days_ago:
+        MessageFactory(account=account, requested_at=NOW - dt.timedelta(days=days))
+    kept = MessageFactory(account=account, requested_at=NOW - dt.timedelta(days=2))
+
+    with clock.frozen(NOW):
+        report = retention_purge(batch_size=2)
+
+    assert report.messages == len(days_ago)
+    assert list(Message.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_no_purge_statement_deletes_more_than_half_a_batch_of_send_log_lines(account):
+    """Send-log lines are wider than messages: at most batch_size / 2 of them a statement, none
+    left to the message delete's cascade, so that no statement of a nightly purge runs long."""
+    from django.db import connection
+
+    old = NOW - dt.timedelta(days=31)
+    messages = [MessageFactory(account=account, requested_at=old) for _ in range(12)]
+    for message in messages:
+        for _ in range(5):
+            MessageEventFactory(message=message, at=old)
+    kept = MessageFactory(account=account, requested_at=NOW)
+    MessageEventFactory(message=kept, at=NOW)
+
+    deleted_lines, cascaded_lines = [], []
+
+    def count_deleted_lines(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if sql.startswith('DELETE FROM "delivery_messageevent"'):
+            by_cascade = '"message_id" IN' in sql
+            (cascaded_lines if by_cascade else deleted_lines).append(context["cursor"].rowcount)
+        return result
+
+    batch_size = 8
+    with clock.frozen(NOW), connection.execute_wrapper(count_deleted_lines):
+        report = retention_purge(batch_size=batch_size)
+
+    assert report.messages == 12
+    assert sum(deleted_lines) == 12 * 5  # every line of the purged messages, by the chunked deletes
+    assert not any(cascaded_lines), cascaded_lines
+    assert max(deleted_lines) <= batch_size // 2, deleted_lines
+    assert list(MessageEvent.objects.values_list("message_id", flat=True)) == [kept.pk]
