@@ -157,6 +157,9 @@ def test_the_queries_of_a_run_do_not_grow_with_its_batch(account, carrier):
             dispatch_at(at)
         return len(queries)
 
+    # The process keeps the keyword matcher once built (delivery.content): the first run reads the
+    # keywords, whichever test came first, so both runs compared come after one that built it.
+    queries_for(1, T0 - dt.timedelta(hours=1))
     assert queries_for(5, T0 + dt.timedelta(hours=1)) == queries_for(1, T0)
 
 
