@@ -258,7 +258,7 @@ def write_config(workdir: Path, paths: list[str], tests: list[str]) -> None:
             f"only_mutate = {toml_list(paths)}",
             f"also_copy = {toml_list(ALSO_COPY)}",
             f"pytest_add_cli_args_test_selection = {toml_list(tests + ALWAYS_EXCLUDED)}",
-            f'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "{PLUGIN}", "--reuse-db"]',
+            f'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "{PLUGIN}", "--reuse-db"]',
             "use_git_change_detection = false",
             # Dependency tracking serves mutmut's incremental reruns; every run here starts afresh.
             "track_dependencies = false",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from callbacks.signing import signature_is_valid
+from tests.pipeline.carrier import SHUTDOWN_POLL_SECONDS
 
 
 @dataclass
@@ -68,7 +69,9 @@ class Receiver:
         if self.tls_context is not None:
             self.server.socket = self.tls_context.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, daemon=True
+        )
         self.thread.start()
         return self
 

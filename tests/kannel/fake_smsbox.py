@@ -10,6 +10,8 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.pipeline.carrier import SHUTDOWN_POLL_SECONDS
+
 ACCEPTED = (202, "0: Accepted for delivery")
 QUEUED = (202, "3: Queued for later delivery")
 AUTH_FAILED = (403, "Authorization failed for sendsms")
@@ -58,7 +60,9 @@ class FakeSmsbox:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}/cgi-bin/sendsms"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, daemon=True
+        )
 
     def __enter__(self):
         self.thread.start()

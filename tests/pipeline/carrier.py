@@ -7,6 +7,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from delivery.channels.base import signature_problem
 
+# How often a test server's loop looks for shutdown(): at the default 0.5 s, every test using
+# one would spend half a second in its teardown.
+SHUTDOWN_POLL_SECONDS = 0.01
+
 
 class FakeCarrier:
     """Answers like a carrier. `mode`: "accept", "reject" (code 520), "error" (HTTP 500), "slow"
@@ -75,7 +79,9 @@ class FakeCarrier:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/send"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, daemon=True
+        )
 
     def __enter__(self):
         self.thread.start()
