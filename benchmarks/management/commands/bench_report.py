@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/smsbench .venv/bin/python manage.py bench_report --json
     DATABASE_URL=... .venv/bin/python manage.py bench_report --size small   # CI smoke: a table, quickly
+    DATABASE_URL=... .venv/bin/python manage.py bench_report --profile dispatch   # where its time goes
 
 One line per path: `{"path", "unit", "project", "raw", "p95_ms"}` with `--json`, a table without it.
 `project` is what the project's own code does; `raw` is the least the database itself needs for the
@@ -33,6 +34,9 @@ left out wherever there are warm ones.
   list (`message_status_counts`); intercepts, replies, numbers, message_page the other pages. Figures
   in ms: project the warm median, p95 the warm p95; raw the median of the same SQL run bare (the page's
   keyset query, or the counts' statements), null for the pages without a keyset list.
+- admin.<case> (ms): Django admin's message changelist as staff see it: its 200th page (`?p=200`,
+  beside the console's deep page: `admin.deep_page_vs_console` is how many times slower the admin
+  is), and the search box given a phone number as typed (`090…`, read as E.164 onto the phone index).
 
 Each write path runs in a transaction that is rolled back at its end, its project and raw runs each
 in a savepoint rolled back in turn (the project first, then the raw reference on the same rows, so
@@ -42,8 +46,11 @@ as a request is served, by a temporary operator (`bench-report-…`, with its me
 deleted at the end. Sizes: `--size full` (default) and `--size small` (SIZES below).
 """
 
+import cProfile
 import datetime as dt
+import io
 import json
+import pstats
 import random
 import time
 from contextlib import contextmanager, nullcontext
@@ -104,6 +111,8 @@ class Size:
     runs: int  # runs of each page and query, the first one cold
 
 
+WRITE_PATHS = ["receipts", "submit", "dispatch"]
+
 SIZES = {
     "full": Size(submit=20_000, dispatch=10_000, receipts=50_000, receipt_batch=5000, csv_rows=None,
                  expired=200_000, runs=21),
@@ -148,10 +157,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", dest="as_json", help="One JSON object per line.")
         parser.add_argument("--size", choices=sorted(SIZES), default="full")
+        parser.add_argument(
+            "--profile", choices=WRITE_PATHS,
+            help="Run only this write path, its project calls under cProfile, and print where their time "
+            "goes: waits on PostgreSQL (psycopg's wait) beside Python, then the costliest functions.",
+        )  # fmt: skip
 
-    def handle(self, *args, as_json: bool, size: str, **options):
+    def handle(self, *args, as_json: bool, size: str, profile: str | None, **options):
         require_postgresql(self)
         self.as_json = as_json
+        self.profiler = cProfile.Profile() if profile else None
         self.size = SIZES[size]
         self.stamp = f"{int(time.time() * 1000) % 10**10}"
         self.rng = random.Random(7)
@@ -169,6 +184,11 @@ class Command(BaseCommand):
                 f"{Message.objects.filter(account=account).count():,} messages"
             )
             self.stdout.write(f"{'path':<38} {'unit':<11} {'project':>12} {'raw':>12} {'p95_ms':>10}  note")
+        if profile:
+            with self._stubbed_queues():
+                getattr(self, f"_{profile}")()
+            self._print_profile()
+            return
         with self._stubbed_queues():
             self._receipts()
             self._submit()
@@ -177,7 +197,9 @@ class Command(BaseCommand):
             self._retention(account)
         with self._operator(account) as client:
             self._csv(client, account)
-            self._pages(client, account, sample)
+            deep_page_ms = self._pages(client, account, sample)
+        with self._staff() as client:
+            self._admin(client, sample, deep_page_ms)
         if not self.as_json:
             self.stdout.write(f"({time.perf_counter() - started:.0f} s)")
 
@@ -200,6 +222,36 @@ class Command(BaseCommand):
         )
 
     # --- the write paths -----------------------------------------------------------------------
+    @contextmanager
+    def _lap(self, watch):
+        """One timed project call; under --profile, the only code the profiler sees."""
+        with watch.lap():
+            if self.profiler is None:
+                yield
+                return
+            self.profiler.enable()
+            try:
+                yield
+            finally:
+                self.profiler.disable()
+
+    def _print_profile(self):
+        buffer = io.StringIO()
+        stats = pstats.Stats(self.profiler, stream=buffer)
+        total = stats.total_tt
+        # Every statement, COPY and fetch ends in psycopg's wait for the server's answer.
+        waiting = sum(
+            timing[2] for (filename, _, name), timing in stats.stats.items()
+            if "psycopg" in filename + name and "wait" in name
+        )  # fmt: skip
+        self.stdout.write(
+            f"profiled {total:.3f} s: waiting on PostgreSQL {waiting:.3f} s ({100 * waiting / total:.0f}%), "
+            f"Python {total - waiting:.3f} s ({100 * (total - waiting) / total:.0f}%)"
+        )
+        stats.sort_stats("cumulative").print_stats(30)
+        stats.sort_stats("tottime").print_stats(15)
+        self.stdout.write(buffer.getvalue())
+
     @contextmanager
     def _stubbed_queues(self):
         """What bench_pipeline stubs: each path is measured alone, nothing is queued to a broker."""
@@ -230,7 +282,7 @@ class Command(BaseCommand):
         messages = []
         for _ in range(max(count // SUBMIT_PER_CALL, 1)):
             recipients = self._recipients(SUBMIT_PER_CALL)
-            with watch.lap() if watch else nullcontext():
+            with self._lap(watch) if watch else nullcontext():
                 messages += submission.messages_submit(
                     sms_user=sms_user, template_id=template.pk, tag="bench", recipients=recipients
                 )
@@ -265,7 +317,7 @@ class Command(BaseCommand):
             watch, items = Stopwatch(), 0
             with rolled_back():
                 while True:
-                    with watch.lap():
+                    with self._lap(watch):
                         report = receipts.inbox_ingest(max_items=size.receipt_batch, max_batches=1)
                     if not report.items:
                         watch.samples.pop()  # the call that found nothing left
@@ -334,7 +386,7 @@ class Command(BaseCommand):
             watch = Stopwatch()
             with rolled_back():
                 for start in range(0, len(ids), DISPATCH_PER_CALL):
-                    with watch.lap():
+                    with self._lap(watch):
                         dispatch.messages_dispatch(message_ids=ids[start : start + DISPATCH_PER_CALL])
                 handed = list(
                     Message.objects.filter(pk__in=ids, status=MessageStatus.AWAITING_RECEIPT).values_list(
@@ -563,7 +615,7 @@ class Command(BaseCommand):
             .first()
         ) or Message.objects.filter(account=account).order_by("requested_at", "id").first()
         cursor = paginator.encode_cursor(anchor, backwards=False)
-        self._page(
+        deep_page_ms = self._page(
             "status_list.deep_page", client, "/status/?" + _query({**month, "cursor": cursor}).urlencode(),
             raw=lambda: paginator.page(cursor), note="the page after a row 29 days back",
         )  # fmt: skip
@@ -582,6 +634,37 @@ class Command(BaseCommand):
         self._page("numbers", client, f"/numbers/{sample.phone}/", note="/numbers/<phone>/")
         self._page("message_page", client, f"/status/{sample.pk}/", note="/status/<id>/")
         self._page("dashboard", client, "/dashboard/", note="/dashboard/ (30 days, rollups)")
+        return deep_page_ms
+
+    @contextmanager
+    def _staff(self):
+        """A temporary superuser, logged in to the admin; deleted with its session at the end."""
+        user = get_user_model().objects.create(
+            username=f"bench-report-staff-{self.stamp}", is_staff=True, is_superuser=True
+        )
+        try:
+            client = Client()
+            client.force_login(user)
+            try:
+                yield client
+            finally:
+                client.logout()
+        finally:
+            user.delete()
+
+    def _admin(self, client, sample, console_deep_page_ms):
+        changelist = reverse("admin:delivery_message_changelist")
+        admin_deep_ms = self._page("admin.deep_page", client, f"{changelist}?p=200", note="?p=200")
+        self._emit(
+            "admin.deep_page_vs_console", "x", admin_deep_ms / console_deep_page_ms, None, None,
+            "the admin's 200th page over the console's deep page (medians)",
+        )  # fmt: skip
+        as_typed = "0" + sample.phone.removeprefix("+81")  # a Japanese number as an operator types it
+        url = f"{changelist}?q={as_typed}"
+        found = client.get(url, **HOST)
+        if reverse("admin:delivery_message_change", args=[sample.pk]) not in found.content.decode():
+            raise CommandError(f"admin.phone_search: {url} did not list message {sample.pk}")
+        self._page("admin.phone_search", client, url, note=f"?q={as_typed}")
 
     def _page(self, path, client, url, *, raw=None, note=""):
         watch, in_queries = Stopwatch(), Stopwatch()
@@ -596,6 +679,7 @@ class Command(BaseCommand):
         raw_median = self._bare(raw) if raw else None
         note = (note + "; " if note else "") + f"of it in queries {warm_ms(in_queries)[0]:.1f} ms"
         self._emit(path, "ms", median, raw_median, p95, note + f" (n={len(watch.samples) - 1} warm)")
+        return median
 
     def _measure_query(self, path, run):
         watch = Stopwatch()
