@@ -322,3 +322,45 @@ def test_a_run_whose_first_claim_holds_only_exhausted_messages_goes_on(account, 
     assert {m.status for m in Message.objects.filter(pk__in=[m.pk for m in exhausted])} == {
         MessageStatus.PROCESSING_FAILED
     }
+
+
+# --- a number another worker holds -------------------------------------------------------------
+
+
+def test_a_message_whose_number_another_worker_holds_waits_without_losing_an_attempt(
+    account, carrier, monkeypatch
+):
+    """The number lock (PostgreSQL advisory locks) as another worker holding one number: its
+    message goes back to the queue for a few seconds, uncounted as an attempt; the rest go out."""
+    from contextlib import contextmanager
+
+    busy = due_message(account, phone="+819011110001", requested_at=T0 - dt.timedelta(minutes=2), attempts=2)
+    free = due_message(account, phone="+819011110002", requested_at=T0 - dt.timedelta(minutes=1))
+    held_elsewhere = f"dispatch:{account.pk}:{busy.phone}"
+
+    @contextmanager
+    def locks_but_one(keys):
+        yield set(keys) - {held_elsewhere}  # read at each run: set to None, the other worker let go
+
+    monkeypatch.setattr(run, "advisory_locks_try", locks_but_one)
+    result = dispatch_at(T0)
+
+    retry_at = T0 + run.BUSY_NUMBER_DELAY
+    assert result == report(claimed=2, handed=1, retrying=1, next_attempt_at=retry_at.isoformat())
+    assert carrier.batches == [[free.pk]]
+    busy.refresh_from_db()
+    assert (busy.status, busy.dispatch_attempts, busy.next_attempt_at) == (
+        MessageStatus.REQUESTING,
+        2,
+        retry_at,
+    )
+    assert list(busy.events.values_list("kind", flat=True)) == []  # nothing checked, nothing logged
+    free.refresh_from_db()
+    assert (free.status, free.dispatch_attempts) == (MessageStatus.AWAITING_RECEIPT, 1)
+
+    # Once the other worker lets go, the message goes out on its next turn, as its third attempt.
+    held_elsewhere = None
+    assert dispatch_at(retry_at - dt.timedelta(seconds=1))["claimed"] == 0  # not due before then
+    assert dispatch_at(retry_at) == report(claimed=1, handed=1)
+    busy.refresh_from_db()
+    assert (busy.status, busy.dispatch_attempts) == (MessageStatus.AWAITING_RECEIPT, 3)
