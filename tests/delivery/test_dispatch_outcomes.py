@@ -740,3 +740,24 @@ def test_a_message_that_had_a_single_attempt_says_tried_1_time(account, carrier,
     assert message.failure_detail == (
         "The carrier connection was unavailable; the platform tried 1 time over 5 seconds."
     )
+
+
+def test_a_ref_the_batch_did_not_hold_is_ignored_and_the_rest_of_the_answer_recorded(account, carrier):
+    """A carrier that echoes a stray ref (another batch's, or garbage) first: the messages it did
+    answer for are still recorded, accepted and rejected alike."""
+    accepted, rejected = due_message(account), due_message(account)
+    stray = accepted.pk + rejected.pk + 1000
+    carrier.answer = lambda batch: SendResult(
+        accepted=[
+            Accepted(ref=stray, channel_message_id="c-stray"),
+            Accepted(ref=accepted.pk, channel_message_id="c-1"),
+        ],
+        rejected=[
+            Rejected(ref=stray, code=530, detail="?"),
+            Rejected(ref=rejected.pk, code=520, detail="BLACKLISTED"),
+        ],
+    )
+
+    assert dispatch_at(T0) == report(claimed=2, handed=1, rejected=1)
+    assert Message.objects.get(pk=accepted.pk).channel_message_id == "c-1"
+    assert Message.objects.get(pk=rejected.pk).status == MessageStatus.SEND_FAILED

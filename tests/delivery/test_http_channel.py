@@ -204,6 +204,10 @@ def test_an_id_the_channel_already_gave_another_message_is_not_stored_twice(api,
     later.refresh_from_db()
     assert later.status == MessageStatus.AWAITING_RECEIPT and later.channel_message_id is None
     assert Message.objects.get(pk=earlier.pk).channel_message_id == f"c-{earlier.pk}"
+    # Seen before it is stored: the log says why receipts cannot be matched, not that the answer
+    # could not be recorded at all (which the unique id would cause if it were stored).
+    assert [e.kind for e in later.events.order_by("id")] == ["requested", "checks_passed", "channel_error"]
+    assert "already in use" in later.events.get(kind="channel_error").detail["error"]
 
 
 def test_an_answer_the_database_refuses_for_good_is_outcome_unknown_never_a_resend_or_a_retry_advice(
