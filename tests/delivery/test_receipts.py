@@ -203,8 +203,13 @@ def test_receipt_for_an_unknown_message_is_orphaned_after_the_window(simulator, 
 def test_the_same_early_receipt_is_kept_once(simulator):
     item = receipt("ghost")
     post_receipts(simulator, item)
-    post_receipts(simulator, item)
-    assert EarlyReceipt.objects.count() == 1
+    post_receipts(simulator, item, receipt("another ghost"))  # the carrier sends it again, with a new one
+    assert sorted(EarlyReceipt.objects.values_list("channel_message_id", flat=True)) == [
+        "another ghost",
+        "ghost",
+    ]
+    # Both bodies were taken as they came, none set aside as failed.
+    assert list(InboxItem.objects.values_list("failed_items", "last_error")) == [([], ""), ([], "")]
 
 
 def test_multipart_delivered_when_every_part_is(account, simulator):
