@@ -364,3 +364,16 @@ def test_a_message_whose_number_another_worker_holds_waits_without_losing_an_att
     assert dispatch_at(retry_at) == report(claimed=1, handed=1)
     busy.refresh_from_db()
     assert (busy.status, busy.dispatch_attempts) == (MessageStatus.AWAITING_RECEIPT, 3)
+
+
+def test_messages_submitted_together_beyond_one_batch_all_go_out_at_once(account, carrier, settings):
+    """The send API hands its new messages to dispatch directly: more than a batch of them go
+    out batch after batch in that one run, not left for the periodic run."""
+    settings.SMS_DISPATCH_BATCH_SIZE = 2
+    messages = [due_message(account) for _ in range(5)]
+
+    with clock.frozen(T0):
+        result = dispatch.messages_dispatch(message_ids=[m.pk for m in messages]).as_dict()
+
+    assert result == report(claimed=5, handed=5)
+    assert sorted(carrier.refs()) == sorted(m.pk for m in messages)
