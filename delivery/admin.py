@@ -102,6 +102,7 @@ class MessageAdmin(IndexedSearchMixin, admin.ModelAdmin):
     search_fields = ["=phone", "=channel_message_id", "=id"]
     phone_search_fields = ("phone",)
     exact_search_fields = ("channel_message_id", "id")
+    exact_search_within = {"channel_message_id": "channel"}
     list_select_related = ["account", "template"]
     # Counting millions of rows on every page load is what makes admin lists slow.
     show_full_result_count = False
@@ -219,3 +220,4 @@ class EarlyReceiptAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_filter = [OrphanedFilter, "channel"]
     search_fields = ["=channel_message_id"]
     exact_search_fields = ("channel_message_id",)
+    exact_search_within = {"channel_message_id": "channel"}

@@ -36,6 +36,10 @@ class IndexedSearchMixin:
 
     phone_search_fields: tuple[str, ...] = ()
     exact_search_fields: tuple[str, ...] = ()
+    # An exact field unique only within a foreign key (a channel message id within its channel):
+    # its index leads with that key, so the match names every value of the key, few as they are.
+    # Without it, OR-ed with the other fields, PostgreSQL scans the table (0.9 s at 5 M messages).
+    exact_search_within: dict[str, str] = {}
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -54,7 +58,12 @@ class IndexedSearchMixin:
                 field.get_prep_value(value)
             except (ValidationError, ValueError, TypeError, OverflowError):
                 continue
-            condition |= Q(**{name: value})
+            match = Q(**{name: value})
+            if name in self.exact_search_within:
+                key = queryset.model._meta.get_field(self.exact_search_within[name])
+                every_key = list(key.related_model._default_manager.values_list("pk", flat=True))
+                match &= Q(**{f"{key.attname}__in": every_key})
+            condition |= match
         if not condition:
             return queryset.none(), False
         return queryset.filter(condition), False
