@@ -503,8 +503,22 @@ class Command(BaseCommand):
     def _operator(self, account):
         """A temporary operator of the account, logged in; it and its session are deleted at the end."""
         user = get_user_model().objects.create(username=f"bench-report-{self.stamp}")
-        try:
+        with self._logged_in(user) as client:
             Membership.objects.create(user=user, account=account)
+            yield client
+
+    @contextmanager
+    def _staff(self):
+        """A temporary superuser, logged in to the admin; deleted with its session at the end."""
+        user = get_user_model().objects.create(
+            username=f"bench-report-staff-{self.stamp}", is_staff=True, is_superuser=True
+        )
+        with self._logged_in(user) as client:
+            yield client
+
+    @contextmanager
+    def _logged_in(self, user):
+        try:
             client = Client()
             client.force_login(user)
             try:
@@ -635,22 +649,6 @@ class Command(BaseCommand):
         self._page("message_page", client, f"/status/{sample.pk}/", note="/status/<id>/")
         self._page("dashboard", client, "/dashboard/", note="/dashboard/ (30 days, rollups)")
         return deep_page_ms
-
-    @contextmanager
-    def _staff(self):
-        """A temporary superuser, logged in to the admin; deleted with its session at the end."""
-        user = get_user_model().objects.create(
-            username=f"bench-report-staff-{self.stamp}", is_staff=True, is_superuser=True
-        )
-        try:
-            client = Client()
-            client.force_login(user)
-            try:
-                yield client
-            finally:
-                client.logout()
-        finally:
-            user.delete()
 
     def _admin(self, client, sample, console_deep_page_ms):
         changelist = reverse("admin:delivery_message_changelist")
