@@ -10,7 +10,6 @@ would run `migrate` to check it (0.1 s a mutant). The copy is removed at the end
 
 import os
 import shutil
-import types
 
 import pytest
 
@@ -31,20 +30,20 @@ def pytest_configure(config):
         if os.path.exists(copy + suffix):
             os.remove(copy + suffix)
     shutil.copyfile(TEMPLATE, copy)
-    # The connection's settings dict is the one the test runner reads the test name from.
-    connections["default"].settings_dict.setdefault("TEST", {})["NAME"] = copy
-    # Registered now, after pytest-django, so that its fixture is the one tests get.
-    config.pluginmanager.register(types.SimpleNamespace(django_db_setup=_migrated_copy), "mutation_db")
-
-
-@pytest.fixture(scope="session", name="django_db_setup")
-def _migrated_copy(django_db_blocker):
-    from django.db import connections
-
+    # Tests use the copy itself as their database. A connection a forked mutant inherited from
+    # mutmut's own test run points at that run's copy: closed, it reopens on this one.
     connection = connections["default"]
     connection.close()
-    connection.settings_dict["NAME"] = _copy_path()
-    yield
+    connection.settings_dict["NAME"] = copy
+    # Registered now, after pytest-django, so that its django_db_setup is the one tests get.
+    config.pluginmanager.register(_MigratedCopy(), "mutation_db")
+
+
+class _MigratedCopy:
+    @pytest.fixture(scope="session")
+    def django_db_setup(self):
+        """The copy is migrated already: nothing to create, nothing to check."""
+        yield
 
 
 def pytest_unconfigure(config):
